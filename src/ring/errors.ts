@@ -1,0 +1,33 @@
+/**
+ * Named errors of the ring buffer. Each has a stable `code` callers can switch on;
+ * option mistakes use the built-in TypeError / RangeError instead.
+ */
+export class RingError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The memory is not a ring buffer of this layout: wrong magic, version or size. */
+export class RingLayoutError extends RingError {
+  constructor(message: string) {
+    super('ERR_RING_LAYOUT', message);
+  }
+}
+
+/** A writer or reader role is already held by someone else. */
+export class RingOwnershipError extends RingError {
+  constructor(message: string) {
+    super('ERR_RING_OWNED', message);
+  }
+}
+
+/** The reader found bytes that cannot be a committed event. It reports and skips them. */
+export class RingCorruptError extends RingError {
+  constructor(message: string) {
+    super('ERR_RING_CORRUPT', message);
+  }
+}

@@ -1,0 +1,107 @@
+import { availableParallelism } from 'node:os';
+import {
+  ClockKind,
+  type ClockName,
+  MAX_CPUS,
+  MAX_PAGE_BYTES,
+  MAX_PAGES_PER_CPU,
+  MIN_PAGE_BYTES,
+  MIN_PAGES_PER_CPU,
+  Mode,
+  type ModeName,
+  PAGE_HEADER_BYTES,
+  geometry,
+} from './layout.js';
+import { MAX_LENGTH_FIELD, recordBytes } from './event-codec.js';
+
+export interface RingOptions {
+  /** Number of CPU buffers (one writer thread each). Defaults to `os.availableParallelism()`. */
+  readonly cpus?: number;
+  /** Pages in each CPU's ring; one more page is the reader's. Defaults to 64. */
+  readonly pagesPerCpu?: number;
+  /** Bytes per page, a power of two. Defaults to 4096. */
+  readonly pageBytes?: number;
+  /** Largest event payload in bytes; at most a quarter of a page's data area. Defaults to 256. */
+  readonly maxPayloadBytes?: number;
+  /** `overwrite` (flight recorder: lose the oldest) or `discard` (lose the newest). Defaults to `overwrite`. */
+  readonly mode?: ModeName;
+  /** `hrtime` (ns, monotonic across threads) or `counter` (global atomic ticket, a total order). Defaults to `hrtime`. */
+  readonly clock?: ClockName;
+}
+
+export interface RingConfig {
+  readonly cpus: number;
+  readonly pagesPerCpu: number;
+  readonly pageBytes: number;
+  readonly maxPayloadBytes: number;
+  readonly mode: ModeName;
+  readonly clock: ClockName;
+}
+
+export const DEFAULT_PAGES_PER_CPU = 64;
+export const DEFAULT_PAGE_BYTES = 4096;
+export const DEFAULT_MAX_PAYLOAD_BYTES = 256;
+const MAX_BUFFER_BYTES = 2 ** 31 - 1;
+
+function integerOption(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number') {
+    throw new TypeError(`options.${name} must be a number (got ${typeof value})`);
+  }
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`options.${name} must be an integer between ${min} and ${max} (got ${value})`);
+  }
+  return value;
+}
+
+function choiceOption<T extends string>(name: string, value: unknown, choices: readonly T[]): T {
+  if (typeof value !== 'string') {
+    throw new TypeError(`options.${name} must be a string, one of ${choices.join(', ')} (got ${typeof value})`);
+  }
+  if (!(choices as readonly string[]).includes(value)) {
+    throw new RangeError(`options.${name} must be one of ${choices.join(', ')} (got ${JSON.stringify(value)})`);
+  }
+  return value as T;
+}
+
+/** Largest payload a page of this size accepts: a quarter of its data area, within the length field. */
+export function maxPayloadLimit(pageBytes: number): number {
+  return Math.min(MAX_LENGTH_FIELD, Math.floor((pageBytes - PAGE_HEADER_BYTES) / 4) - recordBytes(0, true));
+}
+
+/** Validates options eagerly and fills in the documented defaults. */
+export function resolveRingOptions(options: RingOptions = {}): RingConfig {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`options must be an object (got ${options === null ? 'null' : typeof options})`);
+  }
+  const cpus = integerOption('cpus', options.cpus ?? availableParallelism(), 1, MAX_CPUS);
+  const pagesPerCpu = integerOption(
+    'pagesPerCpu',
+    options.pagesPerCpu ?? DEFAULT_PAGES_PER_CPU,
+    MIN_PAGES_PER_CPU,
+    MAX_PAGES_PER_CPU,
+  );
+  const pageBytes = options.pageBytes ?? DEFAULT_PAGE_BYTES;
+  if (typeof pageBytes !== 'number') {
+    throw new TypeError(`options.pageBytes must be a number (got ${typeof pageBytes})`);
+  }
+  if (!Number.isInteger(pageBytes) || pageBytes < MIN_PAGE_BYTES || pageBytes > MAX_PAGE_BYTES || (pageBytes & (pageBytes - 1)) !== 0) {
+    throw new RangeError(
+      `options.pageBytes must be a power of two between ${MIN_PAGE_BYTES} and ${MAX_PAGE_BYTES} (got ${pageBytes})`,
+    );
+  }
+  const maxPayloadBytes = integerOption(
+    'maxPayloadBytes',
+    options.maxPayloadBytes ?? Math.min(DEFAULT_MAX_PAYLOAD_BYTES, maxPayloadLimit(pageBytes)),
+    0,
+    maxPayloadLimit(pageBytes),
+  );
+  const mode = choiceOption('mode', options.mode ?? 'overwrite', Object.keys(Mode) as ModeName[]);
+  const clock = choiceOption('clock', options.clock ?? 'hrtime', Object.keys(ClockKind) as ClockName[]);
+  const total = geometry(cpus, pagesPerCpu, pageBytes).totalBytes;
+  if (total > MAX_BUFFER_BYTES) {
+    throw new RangeError(
+      `options.cpus x options.pagesPerCpu x options.pageBytes must fit in ${MAX_BUFFER_BYTES} bytes (got ${total})`,
+    );
+  }
+  return { cpus, pagesPerCpu, pageBytes, maxPayloadBytes, mode, clock };
+}

@@ -1,0 +1,425 @@
+import {
+  C_ABANDONED,
+  C_CORRUPT,
+  C_DISCARDED,
+  C_DROPPED,
+  C_DROPPED_REPORTED,
+  C_ENTRIES,
+  C_LAST_READ_TS,
+  C_LAST_TS,
+  C_LOST_CORRUPT,
+  C_NEXT_INDEX,
+  C_PUBLISHED_TAIL,
+  C_READ,
+  C_READER_PHYS,
+  C_READ_OFFSET,
+  C_READ_SEQ,
+  COMMIT_CLOSED,
+  COMMIT_OFFSET_MASK,
+  PAGE_HEADER_BYTES,
+  P_BASE_TS,
+  P_COMMIT,
+  P_DROPPED_BEFORE,
+  P_FIRST_ENTRY,
+  P_SEQ,
+  READ_ABANDONED,
+  slotPhys,
+  slotTag,
+  slotWord,
+  tagOf,
+} from './layout.js';
+import { RecordKind, joinTimestamp } from './event-codec.js';
+import type { RingView } from './ring-view.js';
+
+export type LossCause = 'overrun' | 'dropped' | 'corrupt';
+
+/** Events of one CPU that the reader will never see, and where in that CPU's stream they were. */
+export interface LostEvents {
+  readonly cpu: number;
+  readonly count: number;
+  readonly cause: LossCause;
+  /** Per-CPU index of the first event after the gap (the gap is `beforeIndex - count .. beforeIndex - 1`). */
+  readonly beforeIndex: number;
+}
+
+/** Bytes the reader refused, and why. It skips the rest of that page and goes on. */
+export interface CorruptionReport {
+  readonly cpu: number;
+  readonly pageSeq: number;
+  readonly offset: number;
+  readonly reason: string;
+}
+
+export interface ReadVisitor {
+  /** One committed event. The view is reused: copy what you keep. */
+  event(view: EventView): void;
+  lost?(loss: LostEvents): void;
+  corrupt?(report: CorruptionReport): void;
+}
+
+export interface ReadOptions {
+  /** Stop after this many events. Defaults to no limit. */
+  readonly maxEvents?: number;
+  /**
+   * Only take pages the writer has left (whole pages), never the page it is writing.
+   * Cheaper for a reader that keeps up with a fast writer (the commit word stops
+   * bouncing between cores); events on the tail page wait. Defaults to false.
+   */
+  readonly wholePages?: boolean;
+}
+
+/** A flyweight view of the event being visited. Valid only during the visit. */
+export class EventView {
+  cpu = 0;
+  /** Per-CPU index: the number of events this CPU reserved before this one. */
+  index = 0;
+  type = 0;
+  /** ns since the buffer's origin (`hrtime`) or ticket (`counter`). */
+  timestamp = 0;
+  /** Byte offset of the payload in the buffer (8-byte aligned). */
+  offset = 0;
+  length = 0;
+  readonly u8: Uint8Array;
+  private readonly i32: Int32Array;
+  private readonly f64: Float64Array;
+
+  constructor(view: RingView) {
+    this.u8 = view.u8;
+    this.i32 = view.i32;
+    this.f64 = view.f64;
+  }
+
+  /** Payload word `i` as an unsigned 32-bit integer. */
+  u32(i: number): number {
+    return this.i32[(this.offset >> 2) + i]! >>> 0;
+  }
+
+  /** Payload word `i` as a signed 32-bit integer. */
+  int32(i: number): number {
+    return this.i32[(this.offset >> 2) + i]!;
+  }
+
+  /** Payload double `i` (payloads are 8-byte aligned). */
+  float64(i: number): number {
+    return this.f64[(this.offset >> 3) + i]!;
+  }
+
+  /** A copy of the payload. */
+  bytes(): Uint8Array {
+    return this.u8.slice(this.offset, this.offset + this.length);
+  }
+}
+
+const PAGE_LOOP_SLACK = 4;
+
+/**
+ * The consuming reader. One per buffer at a time (it claims the role); it may run on any
+ * thread, concurrently with the writers. It reads only pages it has swapped out of a
+ * CPU's ring, so a writer can never overwrite what it is reading, and it waits for
+ * nobody: when a CPU has nothing committed it moves on.
+ *
+ * `read()` merges the CPUs by timestamp (each CPU's stream is already in order) and
+ * reports losses where they happened. Damaged bytes are reported and skipped, never
+ * thrown; every loop is bounded, so corrupt memory cannot hang it.
+ */
+export class RingReader {
+  private readonly view: RingView;
+  private readonly i32: Int32Array;
+  private readonly f64: Float64Array;
+  private readonly cpus: number;
+  private readonly pages: number;
+  private readonly pageBytes: number;
+  private readonly maxPayload: number;
+  private readonly overwrite: boolean;
+  private readonly eventView: EventView;
+  private readonly ctl: Int32Array;
+  // The next record of each CPU, decoded ahead for the merge (-1: none).
+  private readonly stashRecord: Int32Array;
+  private readonly stashEnd: Int32Array;
+  private readonly stashTs: Float64Array;
+  // Cached commit end of each CPU's current page, to avoid reloading it per record.
+  private readonly knownEnd: Int32Array;
+  private readonly onClose: () => void;
+  private closed = false;
+
+  constructor(view: RingView, onClose: () => void) {
+    this.view = view;
+    this.i32 = view.i32;
+    this.f64 = view.f64;
+    this.cpus = view.config.cpus;
+    this.pages = view.config.pagesPerCpu;
+    this.pageBytes = view.config.pageBytes;
+    this.maxPayload = view.config.maxPayloadBytes;
+    this.overwrite = view.config.mode === 'overwrite';
+    this.eventView = new EventView(view);
+    this.ctl = new Int32Array(this.cpus);
+    for (let cpu = 0; cpu < this.cpus; cpu++) this.ctl[cpu] = view.controlBase(cpu);
+    this.stashRecord = new Int32Array(this.cpus).fill(-1);
+    this.stashEnd = new Int32Array(this.cpus);
+    this.stashTs = new Float64Array(this.cpus);
+    this.knownEnd = new Int32Array(this.cpus);
+    this.onClose = onClose;
+  }
+
+  /**
+   * Consumes committed events of all CPUs, merged by timestamp, into the visitor.
+   * Returns the number of events delivered (0: nothing committed right now).
+   */
+  read(visitor: ReadVisitor, options?: ReadOptions): number {
+    if (this.closed) throw new Error('read() on a closed reader');
+    const whole = options?.wholePages === true;
+    const max = options?.maxEvents ?? Infinity;
+    const cpus = this.cpus;
+    const stash = this.stashRecord;
+    const ts = this.stashTs;
+    for (let cpu = 0; cpu < cpus; cpu++) if (stash[cpu]! < 0) this.peek(cpu, whole, visitor);
+    let delivered = 0;
+    while (delivered < max) {
+      let best = -1;
+      let bestTs = Infinity;
+      for (let cpu = 0; cpu < cpus; cpu++) {
+        if (stash[cpu]! >= 0 && ts[cpu]! < bestTs) {
+          best = cpu;
+          bestTs = ts[cpu]!;
+        }
+      }
+      if (best < 0) break;
+      this.deliver(best, visitor);
+      delivered++;
+      this.peek(best, whole, visitor);
+    }
+    return delivered;
+  }
+
+  /**
+   * Reads until nothing is committed, then reports drops that no later page announced.
+   * Call it when the writers are quiescent (stopped or idle) to account for everything.
+   */
+  drain(visitor: ReadVisitor): number {
+    let total = 0;
+    for (let n = this.read(visitor); n > 0; n = this.read(visitor)) total += n;
+    for (let cpu = 0; cpu < this.cpus; cpu++) {
+      const c = this.ctl[cpu]!;
+      const dropped = this.f64[(c + C_DROPPED) >> 3]!;
+      const reported = this.f64[(c + C_DROPPED_REPORTED) >> 3]!;
+      if (dropped > reported) {
+        this.f64[(c + C_DROPPED_REPORTED) >> 3] = dropped;
+        visitor.lost?.({ cpu, count: dropped - reported, cause: 'dropped', beforeIndex: this.f64[(c + C_NEXT_INDEX) >> 3]! });
+      }
+    }
+    return total;
+  }
+
+  /** Gives the reader role back. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose();
+  }
+
+  private deliver(cpu: number, visitor: ReadVisitor): void {
+    const i32 = this.i32;
+    const f64 = this.f64;
+    const c = this.ctl[cpu]!;
+    const rec = this.stashRecord[cpu]!;
+    const header = i32[rec >> 2]!;
+    const v = this.eventView;
+    v.cpu = cpu;
+    v.index = f64[(c + C_NEXT_INDEX) >> 3]!;
+    v.type = header & 0xffff;
+    v.length = (header >>> 16) & 0x3fff;
+    v.offset = rec + ((header >>> 30) === RecordKind.absolute ? 16 : 8);
+    v.timestamp = this.stashTs[cpu]!;
+    // Advance first, so a visitor that throws leaves the reader consistent.
+    i32[(c + C_READ_OFFSET) >> 2] = this.stashEnd[cpu]!;
+    f64[(c + C_NEXT_INDEX) >> 3]! += 1;
+    f64[(c + C_READ) >> 3]! += 1;
+    f64[(c + C_LAST_READ_TS) >> 3] = v.timestamp;
+    this.stashRecord[cpu] = -1;
+    visitor.event(v);
+  }
+
+  /** Finds the next record of a CPU, swapping in pages as needed. True if one is stashed. */
+  private peek(cpu: number, whole: boolean, visitor: ReadVisitor): boolean {
+    const i32 = this.i32;
+    const c = this.ctl[cpu]!;
+    const pageBytes = this.pageBytes;
+    for (let guard = 0; guard < this.pages + PAGE_LOOP_SLACK; guard++) {
+      let off = i32[(c + C_READ_OFFSET) >> 2]!;
+      if (off !== READ_ABANDONED) {
+        const page = this.view.pageAt(cpu, i32[(c + C_READER_PHYS) >> 2]!);
+        let end = this.knownEnd[cpu]!;
+        let closed = false;
+        if (off >= end) {
+          // Pairs with the writer's Atomics.store of commit in publishCommit().
+          const commit = Atomics.load(i32, (page + P_COMMIT) >> 2);
+          end = commit & COMMIT_OFFSET_MASK;
+          closed = (commit & COMMIT_CLOSED) !== 0;
+          if ((commit & ~(COMMIT_OFFSET_MASK | COMMIT_CLOSED)) !== 0 || end > pageBytes || end < PAGE_HEADER_BYTES) {
+            this.abandon(cpu, 4, `commit word 0x${(commit >>> 0).toString(16)} is out of range`, visitor);
+            continue;
+          }
+          this.knownEnd[cpu] = end;
+        }
+        if (off < end) {
+          const found = this.decode(cpu, page, off, end, visitor);
+          if (found) return true;
+          if (i32[(c + C_READ_OFFSET) >> 2] === READ_ABANDONED) continue;
+          off = end;
+          // Decoding consumed padding up to end; recheck commit to learn whether the page is closed.
+          const commit = Atomics.load(i32, (page + P_COMMIT) >> 2);
+          closed = (commit & COMMIT_CLOSED) !== 0 && (commit & COMMIT_OFFSET_MASK) === end;
+        }
+        if (!closed) return false;
+      }
+      if (!this.swap(cpu, whole, visitor)) return false;
+    }
+    return false;
+  }
+
+  /** Decodes from off; stashes the first data record. Padding is counted and skipped. */
+  private decode(cpu: number, page: number, off: number, end: number, visitor: ReadVisitor): boolean {
+    const i32 = this.i32;
+    const f64 = this.f64;
+    const c = this.ctl[cpu]!;
+    const maxPayload = this.maxPayload;
+    while (off < end) {
+      const w = (page + off) >> 2;
+      const header = i32[w]!;
+      const kind = header >>> 30;
+      const length = (header >>> 16) & 0x3fff;
+      if (kind === RecordKind.padding) {
+        const bytes = 8 + ((length + 7) & ~7);
+        if (length > maxPayload + 8 || off + bytes > end) {
+          this.abandon(cpu, off, `padding of ${length} bytes does not fit`, visitor);
+          return false;
+        }
+        off += bytes;
+        i32[(c + C_READ_OFFSET) >> 2] = off;
+        f64[(c + C_NEXT_INDEX) >> 3]! += 1;
+        f64[(c + C_DISCARDED) >> 3]! += 1;
+        continue;
+      }
+      if (kind !== RecordKind.data && kind !== RecordKind.absolute) {
+        this.abandon(cpu, off, `record kind ${kind} is invalid (header 0x${(header >>> 0).toString(16)})`, visitor);
+        return false;
+      }
+      if (length > maxPayload) {
+        this.abandon(cpu, off, `payload length ${length} exceeds maxPayloadBytes ${maxPayload}`, visitor);
+        return false;
+      }
+      const absolute = kind === RecordKind.absolute;
+      const bytes = (absolute ? 16 : 8) + ((length + 7) & ~7);
+      if (off + bytes > end) {
+        this.abandon(cpu, off, `record of ${bytes} bytes runs past the commit at ${end}`, visitor);
+        return false;
+      }
+      const ts = absolute ? joinTimestamp(i32[w + 2]!, i32[w + 3]!) : f64[(page + P_BASE_TS) >> 3]! + (i32[w + 1]! >>> 0);
+      // A CPU's timestamps never decrease, and none is later than the writer's last one
+      // (its store happens before the commit we loaded).
+      if (!(ts >= f64[(c + C_LAST_READ_TS) >> 3]! && ts <= f64[(c + C_LAST_TS) >> 3]!)) {
+        this.abandon(cpu, off, `timestamp ${ts} is out of order`, visitor);
+        return false;
+      }
+      this.stashRecord[cpu] = page + off;
+      this.stashEnd[cpu] = off + bytes;
+      this.stashTs[cpu] = ts;
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Takes the next page out of the CPU's ring in exchange for the finished one.
+   * Returns false when there is no page to take yet.
+   */
+  private swap(cpu: number, whole: boolean, visitor: ReadVisitor): boolean {
+    const i32 = this.i32;
+    const f64 = this.f64;
+    const c = this.ctl[cpu]!;
+    const pages = this.pages;
+    const slots = this.view.slotBase(cpu) >> 2;
+    const readSeq = f64[(c + C_READ_SEQ) >> 3]!;
+    // Pairs with the writer's Atomics.store of the published tail after opening a page.
+    const tail = Atomics.load(i32, (c + C_PUBLISHED_TAIL) >> 2);
+    let ahead = (tail - (readSeq | 0)) | 0;
+    if (ahead < 0 || (ahead === 0 && whole)) return false;
+    // Pages older than tail - N + 1 cannot be in the ring any more.
+    let seq = ahead >= pages ? readSeq + (ahead - pages + 1) : readSeq;
+    for (let tries = 0; tries < 2 * pages + PAGE_LOOP_SLACK; tries++) {
+      ahead = (tail - (seq | 0)) | 0;
+      if (ahead < 0 || (ahead === 0 && whole)) break;
+      const si = slots + (seq % pages);
+      const word = Atomics.load(i32, si);
+      const phys = slotPhys(word);
+      if (slotTag(word) === tagOf(seq) && phys <= pages) {
+        const spare = i32[(c + C_READER_PHYS) >> 2]!;
+        // Pairs with the overwriting writer's compareExchange on this slot: one of us owns page seq.
+        if (Atomics.compareExchange(i32, si, word, slotWord(seq + pages, spare)) === word) {
+          this.adopt(cpu, seq, phys, visitor);
+          return true;
+        }
+        continue; // the writer took page seq this instant; look at the slot again
+      }
+      if (!(this.overwrite && slotTag(word) === tagOf(seq + pages))) {
+        // In discard mode pages never vanish, and an overwritten slot is tagged seq + N.
+        this.report(visitor, cpu, seq, -1, `slot word 0x${(word >>> 0).toString(16)} does not hold page ${seq}`);
+        i32[(c + C_ABANDONED) >> 2] = 1;
+      }
+      seq++;
+    }
+    if (seq !== readSeq) f64[(c + C_READ_SEQ) >> 3] = seq;
+    return false;
+  }
+
+  /** The page is ours now: check its header and account for what came before it. */
+  private adopt(cpu: number, seq: number, phys: number, visitor: ReadVisitor): void {
+    const i32 = this.i32;
+    const f64 = this.f64;
+    const c = this.ctl[cpu]!;
+    const page = this.view.pageAt(cpu, phys);
+    i32[(c + C_READER_PHYS) >> 2] = phys;
+    f64[(c + C_READ_SEQ) >> 3] = seq + 1;
+    i32[(c + C_READ_OFFSET) >> 2] = PAGE_HEADER_BYTES;
+    this.knownEnd[cpu] = PAGE_HEADER_BYTES;
+    if (i32[(page + P_SEQ) >> 2] !== (seq | 0)) {
+      this.abandon(cpu, P_SEQ, `page header names seq ${i32[(page + P_SEQ) >> 2]}, slot names ${seq | 0}`, visitor);
+      return;
+    }
+    const first = f64[(page + P_FIRST_ENTRY) >> 3]!;
+    const next = f64[(c + C_NEXT_INDEX) >> 3]!;
+    if (!(first >= next && first <= f64[(c + C_ENTRIES) >> 3]!)) {
+      this.abandon(cpu, P_FIRST_ENTRY, `first entry ${first} is outside ${next}..${f64[(c + C_ENTRIES) >> 3]}`, visitor);
+      return;
+    }
+    if (first > next) {
+      const afterDamage = i32[(c + C_ABANDONED) >> 2] === 1 || !this.overwrite;
+      if (afterDamage) f64[(c + C_LOST_CORRUPT) >> 3]! += first - next;
+      f64[(c + C_NEXT_INDEX) >> 3] = first;
+      visitor.lost?.({ cpu, count: first - next, cause: afterDamage ? 'corrupt' : 'overrun', beforeIndex: first });
+    }
+    i32[(c + C_ABANDONED) >> 2] = 0;
+    const droppedBefore = f64[(page + P_DROPPED_BEFORE) >> 3]!;
+    const reported = f64[(c + C_DROPPED_REPORTED) >> 3]!;
+    if (!(droppedBefore >= reported && droppedBefore <= f64[(c + C_DROPPED) >> 3]!)) {
+      this.report(visitor, cpu, seq, P_DROPPED_BEFORE, `dropped-before count ${droppedBefore} is impossible`);
+    } else if (droppedBefore > reported) {
+      f64[(c + C_DROPPED_REPORTED) >> 3] = droppedBefore;
+      visitor.lost?.({ cpu, count: droppedBefore - reported, cause: 'dropped', beforeIndex: first });
+    }
+  }
+
+  /** Reports damage and skips the rest of the page. */
+  private abandon(cpu: number, offset: number, reason: string, visitor: ReadVisitor): void {
+    const c = this.ctl[cpu]!;
+    this.i32[(c + C_READ_OFFSET) >> 2] = READ_ABANDONED;
+    this.i32[(c + C_ABANDONED) >> 2] = 1;
+    this.knownEnd[cpu] = 0;
+    this.report(visitor, cpu, this.f64[(c + C_READ_SEQ) >> 3]! - 1, offset, reason);
+  }
+
+  private report(visitor: ReadVisitor, cpu: number, pageSeq: number, offset: number, reason: string): void {
+    this.f64[(this.ctl[cpu]! + C_CORRUPT) >> 3]! += 1;
+    visitor.corrupt?.({ cpu, pageSeq, offset, reason });
+  }
+}

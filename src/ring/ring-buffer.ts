@@ -1,0 +1,271 @@
+import { threadId } from 'node:worker_threads';
+import {
+  C_BYTES,
+  C_COMMITTED,
+  C_COMMIT_OVERRUN,
+  C_CORRUPT,
+  C_DISCARDED,
+  C_ENTRIES,
+  C_LAST_TS,
+  C_LOST_CORRUPT,
+  C_MAX_NESTING,
+  C_OVERRUN,
+  C_DROPPED,
+  C_READ,
+  C_READER_PHYS,
+  C_READ_OFFSET,
+  C_WRITER_CORRUPT,
+  C_WRITER_OWNER,
+  C_WRITE,
+  C_WRITTEN,
+  COMMIT_CLOSED,
+  ClockKind,
+  G_CLOCK,
+  G_CPU_COUNT,
+  G_CPU_STRIDE,
+  G_HRTIME_ORIGIN,
+  G_MAGIC,
+  G_MAX_PAYLOAD,
+  G_MODE,
+  G_PAGES_PER_CPU,
+  G_PAGE_BYTES,
+  G_READER_OWNER,
+  G_TOTAL_BYTES,
+  G_VERSION,
+  LAYOUT_VERSION,
+  MAGIC,
+  Mode,
+  PAGE_HEADER_BYTES,
+  P_COMMIT,
+  P_NEXT,
+  P_SEQ,
+  P_SIZE,
+  geometry,
+  slotWord,
+} from './layout.js';
+import { RingOwnershipError } from './errors.js';
+import { resolveRingOptions, type RingConfig, type RingOptions } from './options.js';
+import { RingView } from './ring-view.js';
+import { createClock, hrtimeOriginNs } from './clock.js';
+import { CpuWriter } from './writer.js';
+import { RingReader, type CorruptionReport, type LostEvents } from './reader.js';
+import type { InterruptHook } from './interrupt.js';
+
+/** Per-CPU counters. Read while writers run, they may be stale (each is exact when quiescent). */
+export interface CpuStats {
+  readonly cpu: number;
+  /** Write attempts, including dropped ones. */
+  readonly written: number;
+  /** Events that got space (the per-CPU index of the next event). */
+  readonly entries: number;
+  /** Bytes reserved, record headers included. */
+  readonly bytes: number;
+  /** Events overwritten before the reader took them (overwrite mode). */
+  readonly overrun: number;
+  /** Events that found no space (discard mode, commit overrun, or damaged control words). */
+  readonly dropped: number;
+  /** Events the consuming reader delivered. */
+  readonly read: number;
+  /** Reservations the writer discarded, skipped by the reader. */
+  readonly discarded: number;
+  /** Events skipped because their page was damaged. */
+  readonly lostToCorruption: number;
+  /** entries - read - discarded - overrun - lostToCorruption: still in the buffer. */
+  readonly unread: number;
+  readonly maxNesting: number;
+  /** Drops because nested writes filled the ring before the write they interrupted committed. Should stay 0. */
+  readonly commitOverrun: number;
+  /** Damage reports from the reader and the writer. */
+  readonly corrupt: number;
+  /** Timestamp of the latest reservation. */
+  readonly lastTimestamp: number;
+}
+
+export interface SnapshotEvent {
+  readonly cpu: number;
+  readonly index: number;
+  readonly type: number;
+  readonly timestamp: number;
+  readonly payload: Uint8Array;
+}
+
+export interface Snapshot {
+  readonly events: SnapshotEvent[];
+  readonly lost: LostEvents[];
+  readonly corrupt: CorruptionReport[];
+}
+
+export interface WriterOptions {
+  /** Interrupt hook called at each step of the write path (tests, the simulated machine). */
+  readonly hook?: InterruptHook;
+}
+
+/**
+ * A per-CPU lock-free ring buffer in one SharedArrayBuffer. Create it in one thread,
+ * pass `buffer` to others (workerData or postMessage), `attach` there.
+ */
+export class RingBuffer {
+  readonly view: RingView;
+
+  private constructor(view: RingView) {
+    this.view = view;
+  }
+
+  /** Allocates and initialises a buffer. Options are validated (TypeError / RangeError). */
+  static create(options?: RingOptions): RingBuffer {
+    const config = resolveRingOptions(options);
+    const g = geometry(config.cpus, config.pagesPerCpu, config.pageBytes);
+    const sab = new SharedArrayBuffer(g.totalBytes);
+    const view = new RingView(sab, config);
+    initialise(view);
+    return new RingBuffer(view);
+  }
+
+  /** Attaches to a buffer made by `create`, in any thread. Throws RingLayoutError if it is not one. */
+  static attach(buffer: unknown): RingBuffer {
+    return new RingBuffer(RingView.fromBuffer(buffer));
+  }
+
+  get buffer(): SharedArrayBuffer {
+    return this.view.sab;
+  }
+
+  get config(): RingConfig {
+    return this.view.config;
+  }
+
+  /**
+   * Claims the writer role of one CPU buffer for this thread. Throws RingOwnershipError if
+   * another writer holds it; `close()` the writer to give it back.
+   */
+  writer(cpu: number, options: WriterOptions = {}): CpuWriter {
+    const view = this.view;
+    view.checkCpu(cpu);
+    const owner = (view.controlBase(cpu) + C_WRITER_OWNER) >> 2;
+    const token = threadId + 1;
+    const previous = Atomics.compareExchange(view.i32, owner, 0, token);
+    if (previous !== 0) {
+      throw new RingOwnershipError(`cpu ${cpu} already has a writer (thread ${previous - 1})`);
+    }
+    const writer = new CpuWriter(view, cpu, createClock(view.config.clock, view.sab), () => {
+      Atomics.compareExchange(view.i32, owner, token, 0);
+    });
+    if (options.hook !== undefined) writer.hook = options.hook;
+    return writer;
+  }
+
+  /** Claims the consuming reader role (one at a time). */
+  reader(): RingReader {
+    const view = this.view;
+    const token = threadId + 1;
+    const previous = Atomics.compareExchange(view.i32, G_READER_OWNER >> 2, 0, token);
+    if (previous !== 0) throw new RingOwnershipError(`the buffer already has a reader (thread ${previous - 1})`);
+    return new RingReader(view, () => {
+      Atomics.compareExchange(view.i32, G_READER_OWNER >> 2, token, 0);
+    });
+  }
+
+  stats(): CpuStats[] {
+    const result: CpuStats[] = [];
+    for (let cpu = 0; cpu < this.view.config.cpus; cpu++) result.push(this.cpuStats(cpu));
+    return result;
+  }
+
+  cpuStats(cpu: number): CpuStats {
+    const v = this.view;
+    v.checkCpu(cpu);
+    const f = (off: number): number => v.controlF64(cpu, off);
+    const entries = f(C_ENTRIES);
+    const read = f(C_READ);
+    const discarded = f(C_DISCARDED);
+    const overrun = f(C_OVERRUN);
+    const lostToCorruption = f(C_LOST_CORRUPT);
+    return {
+      cpu,
+      written: f(C_WRITTEN),
+      entries,
+      bytes: f(C_BYTES),
+      overrun,
+      dropped: f(C_DROPPED),
+      read,
+      discarded,
+      lostToCorruption,
+      unread: entries - read - discarded - overrun - lostToCorruption,
+      maxNesting: v.controlI32(cpu, C_MAX_NESTING),
+      commitOverrun: f(C_COMMIT_OVERRUN),
+      corrupt: f(C_CORRUPT) + f(C_WRITER_CORRUPT),
+      lastTimestamp: f(C_LAST_TS),
+    };
+  }
+
+  /**
+   * A non-consuming copy of what the buffer holds now (the flight-recorder dump),
+   * merged by timestamp. It copies the memory (pages first, then the control words, so a
+   * page overwritten during the copy shows up as overwritten) and runs the one reader
+   * algorithm over the copy. Exact when the writers are quiescent; while they run, a page
+   * that changes during the copy is reported as lost or damaged, never mixed in.
+   */
+  snapshot(): Snapshot {
+    const v = this.view;
+    const copy = new SharedArrayBuffer(v.sab.byteLength);
+    const dst = new Uint8Array(copy);
+    const g = v.geometry;
+    for (let cpu = 0; cpu < g.cpuCount; cpu++) {
+      const pages = v.pagesBase(cpu);
+      dst.set(v.u8.subarray(pages, pages + (g.pagesPerCpu + 1) * g.pageBytes), pages);
+    }
+    for (let cpu = 0; cpu < g.cpuCount; cpu++) {
+      const c = v.controlBase(cpu);
+      dst.set(v.u8.subarray(c, v.pagesBase(cpu)), c);
+    }
+    dst.set(v.u8.subarray(0, 256), 0);
+    new Int32Array(copy)[G_READER_OWNER >> 2] = 0;
+    const events: SnapshotEvent[] = [];
+    const lost: LostEvents[] = [];
+    const corrupt: CorruptionReport[] = [];
+    const reader = new RingBuffer(new RingView(copy, v.config)).reader();
+    reader.drain({
+      event: (e) => events.push({ cpu: e.cpu, index: e.index, type: e.type, timestamp: e.timestamp, payload: e.bytes() }),
+      lost: (l) => lost.push(l),
+      corrupt: (r) => corrupt.push(r),
+    });
+    return { events, lost, corrupt };
+  }
+}
+
+/** Writes the header and every CPU's initial state: tail on page 0, the reader holding page N. */
+function initialise(view: RingView): void {
+  const { config, geometry: g, i32, f64 } = view;
+  const u32 = new Uint32Array(view.sab, 0, 64);
+  u32[G_MAGIC >> 2] = MAGIC;
+  u32[G_VERSION >> 2] = LAYOUT_VERSION;
+  u32[G_CPU_COUNT >> 2] = config.cpus;
+  u32[G_PAGES_PER_CPU >> 2] = config.pagesPerCpu;
+  u32[G_PAGE_BYTES >> 2] = config.pageBytes;
+  u32[G_MAX_PAYLOAD >> 2] = config.maxPayloadBytes;
+  u32[G_MODE >> 2] = Mode[config.mode];
+  u32[G_CLOCK >> 2] = ClockKind[config.clock];
+  u32[G_CPU_STRIDE >> 2] = g.cpuStride;
+  u32[G_TOTAL_BYTES >> 2] = g.totalBytes;
+  f64[G_HRTIME_ORIGIN >> 3] = hrtimeOriginNs();
+  const n = config.pagesPerCpu;
+  for (let cpu = 0; cpu < config.cpus; cpu++) {
+    const c = view.controlBase(cpu);
+    const slots = view.slotBase(cpu) >> 2;
+    // Tail seq 0 on page 0; every other slot free for its seq; all counters 0.
+    for (let s = 0; s < n; s++) i32[slots + s] = slotWord(s, s);
+    i32[(c + C_COMMITTED) >> 2] = PAGE_HEADER_BYTES;
+    const page0 = view.pageAt(cpu, 0);
+    i32[(page0 + P_SEQ) >> 2] = 0;
+    i32[(page0 + P_COMMIT) >> 2] = PAGE_HEADER_BYTES;
+    i32[(page0 + P_NEXT) >> 2] = -1;
+    i32[(page0 + P_SIZE) >> 2] = config.pageBytes;
+    i32[(c + C_WRITE) >> 2] = PAGE_HEADER_BYTES;
+    // The reader starts out holding page N, empty and closed.
+    const spare = view.pageAt(cpu, n);
+    i32[(spare + P_SEQ) >> 2] = -1;
+    i32[(spare + P_COMMIT) >> 2] = PAGE_HEADER_BYTES | COMMIT_CLOSED;
+    i32[(c + C_READER_PHYS) >> 2] = n;
+    i32[(c + C_READ_OFFSET) >> 2] = PAGE_HEADER_BYTES;
+  }
+}

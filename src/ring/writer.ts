@@ -1,0 +1,445 @@
+import {
+  C_BYTES,
+  C_COMMITTED,
+  C_COMMITTING,
+  C_COMMIT_OVERRUN,
+  C_COMMIT_PHYS,
+  C_COMMIT_SEQ,
+  C_DROPPED,
+  C_ENTRIES,
+  C_LAST_TS,
+  C_MAX_NESTING,
+  C_OVERRUN,
+  C_PUBLISHED_TAIL,
+  C_TAIL_PHYS,
+  C_TAIL_SEQ,
+  C_WRITE,
+  C_WRITER_CORRUPT,
+  C_WRITTEN,
+  COMMIT_CLOSED,
+  PAGE_HEADER_BYTES,
+  P_BASE_TS,
+  P_COMMIT,
+  P_DROPPED_BEFORE,
+  P_ENTRIES,
+  P_FIRST_ENTRY,
+  P_NEXT,
+  P_SEQ,
+  P_SIZE,
+  WRITE_FULL,
+  slotPhys,
+  slotTag,
+  slotWord,
+  tagOf,
+} from './layout.js';
+import {
+  MAX_DELTA,
+  MAX_TYPE,
+  RECORD_HEADER_BYTES,
+  RecordKind,
+  packHeader,
+  splitHigh,
+  splitLow,
+} from './event-codec.js';
+import type { TraceClock } from './clock.js';
+import { HookPoint, type InterruptHook } from './interrupt.js';
+import type { RingView } from './ring-view.js';
+
+/** Why a reservation failed. `reserve` returns one of these (negative) instead of an offset. */
+export const ReserveFailure = {
+  /** discard mode: no free page; the event is dropped and counted. */
+  full: -1,
+  /** overwrite mode: the ring is full of pages an interrupted write has not committed yet. */
+  commitOverrun: -2,
+  /** the control words of this CPU's ring are not consistent; counted, nothing written. */
+  corrupt: -3,
+} as const;
+export type ReserveFailure = (typeof ReserveFailure)[keyof typeof ReserveFailure];
+
+const RETRY = 0;
+/** Bound on page switches inside one reservation; each needs a nested writer to fill a page. */
+const RESERVE_LOOP_LIMIT = 1000;
+/** Deepest nesting of writes on one CPU (the kernel has 4 contexts; we allow many more). */
+export const MAX_NESTING = 64;
+
+/**
+ * The writer of one CPU buffer: lock-free reserve/commit. Exactly one thread writes a
+ * CPU buffer; nested writes (simulated IRQs/NMIs) run on that same thread at the hook
+ * points and complete before the write they interrupted, like a stack.
+ *
+ * Pairing rule: every reservation that returns an offset (>= 0) is followed by exactly
+ * one `commit()` or `discard()`, innermost first. A failed reservation needs neither.
+ *
+ * The per-CPU state lives in the shared control block (layout.ts) so that any thread
+ * can take over a CPU buffer; only the owning thread touches the private words, so
+ * they need no Atomics: the only things that can run between two steps of a write are
+ * nested writes on the same thread, and they run only at the labelled hook points.
+ * Words another thread reads are published with Atomics.store.
+ */
+export class CpuWriter {
+  readonly cpu: number;
+  /** Interrupt hook for tests and the simulated machine; `null` in production. */
+  hook: InterruptHook | null = null;
+  /** Views of the whole buffer; fill a reservation's payload through these at the returned byte offset. */
+  readonly u8: Uint8Array;
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+
+  private readonly clock: TraceClock;
+  private readonly pages: number;
+  private readonly pageBytes: number;
+  private readonly pagesBase: number;
+  private readonly slotBase: number;
+  private readonly maxPayload: number;
+  private readonly overwrite: boolean;
+  /** Record start of the write at each nesting depth, for discard(). */
+  private readonly recordStack = new Int32Array(MAX_NESTING + 1);
+  private readonly onClose: () => void;
+  private closed = false;
+
+  // Word indices into i32 / f64 of this CPU's control block.
+  private readonly iTailSeq: number;
+  private readonly iCommitSeq: number;
+  private readonly iLastTs: number;
+  private readonly iTailPhys: number;
+  private readonly iWrite: number;
+  private readonly iCommitting: number;
+  private readonly iCommitPhys: number;
+  private readonly iCommitted: number;
+  private readonly iMaxNesting: number;
+  private readonly iEntries: number;
+  private readonly iWritten: number;
+  private readonly iPublishedTail: number;
+  private readonly iBytes: number;
+  private readonly iDropped: number;
+  private readonly iOverrun: number;
+  private readonly iCommitOverrun: number;
+  private readonly iWriterCorrupt: number;
+
+  constructor(view: RingView, cpu: number, clock: TraceClock, onClose: () => void) {
+    this.cpu = cpu;
+    this.u8 = view.u8;
+    this.i32 = view.i32;
+    this.f64 = view.f64;
+    this.clock = clock;
+    this.pages = view.config.pagesPerCpu;
+    this.pageBytes = view.config.pageBytes;
+    this.maxPayload = view.config.maxPayloadBytes;
+    this.overwrite = view.config.mode === 'overwrite';
+    this.pagesBase = view.pagesBase(cpu);
+    this.slotBase = view.slotBase(cpu);
+    this.onClose = onClose;
+    const c = view.controlBase(cpu);
+    this.iTailSeq = (c + C_TAIL_SEQ) >> 3;
+    this.iCommitSeq = (c + C_COMMIT_SEQ) >> 3;
+    this.iLastTs = (c + C_LAST_TS) >> 3;
+    this.iTailPhys = (c + C_TAIL_PHYS) >> 2;
+    this.iWrite = (c + C_WRITE) >> 2;
+    this.iCommitting = (c + C_COMMITTING) >> 2;
+    this.iCommitPhys = (c + C_COMMIT_PHYS) >> 2;
+    this.iCommitted = (c + C_COMMITTED) >> 2;
+    this.iMaxNesting = (c + C_MAX_NESTING) >> 2;
+    this.iEntries = (c + C_ENTRIES) >> 3;
+    this.iWritten = (c + C_WRITTEN) >> 3;
+    this.iPublishedTail = (c + C_PUBLISHED_TAIL) >> 2;
+    this.iBytes = (c + C_BYTES) >> 3;
+    this.iDropped = (c + C_DROPPED) >> 3;
+    this.iOverrun = (c + C_OVERRUN) >> 3;
+    this.iCommitOverrun = (c + C_COMMIT_OVERRUN) >> 3;
+    this.iWriterCorrupt = (c + C_WRITER_CORRUPT) >> 3;
+  }
+
+  /** Current nesting depth: 0 outside a write. */
+  get depth(): number {
+    return this.i32[this.iCommitting]!;
+  }
+
+  /**
+   * Reserves room for one event. Returns the byte offset of its payload in the buffer
+   * (fill it through `u8`/`i32`/`f64`, then `commit()`), or a negative `ReserveFailure`
+   * when the event was dropped (counted). Throws RangeError/TypeError for a bad type or
+   * length and then writes nothing.
+   */
+  reserve(type: number, length: number): number {
+    if (!(type >= 0 && type <= MAX_TYPE && (type | 0) === type)) this.badType(type);
+    if (!(length >= 0 && length <= this.maxPayload && (length | 0) === length)) this.badLength(length);
+    const i32 = this.i32;
+    const hook = this.hook;
+    /* A: enter. From here on every path leaves through release(). */
+    const depth = ++i32[this.iCommitting]!;
+    this.f64[this.iWritten]! += 1;
+    if (depth > i32[this.iMaxNesting]!) {
+      if (depth > MAX_NESTING) {
+        i32[this.iCommitting]!--;
+        this.f64[this.iWritten]! -= 1;
+        throw new RangeError(`writes nest at most ${MAX_NESTING} deep on one CPU (cpu ${this.cpu})`);
+      }
+      i32[this.iMaxNesting] = depth;
+    }
+    if (hook !== null) hook(HookPoint.entered);
+    /* B: read the clock. A nested writer between B and C is fine: C clamps. */
+    const ts = this.clock.now();
+    if (hook !== null) hook(HookPoint.clockRead);
+    /* C: reserve. */
+    const at = this.reserveRecord(type, length, ts, depth, hook);
+    if (at < 0) {
+      this.release(hook);
+      return at;
+    }
+    if (hook !== null) hook(HookPoint.reserved);
+    return at;
+  }
+
+  /** Publishes the innermost reservation (and, if outermost, every nested one before it). */
+  commit(): void {
+    const hook = this.hook;
+    if (this.i32[this.iCommitting]! <= 0) throw new Error(`commit() without a reservation on cpu ${this.cpu}`);
+    if (hook !== null) hook(HookPoint.filled);
+    this.release(hook);
+  }
+
+  /**
+   * Turns the innermost reservation into padding the reader skips (and counts as
+   * discarded), then releases it like commit().
+   */
+  discard(): void {
+    const i32 = this.i32;
+    const depth = i32[this.iCommitting]!;
+    if (depth <= 0) throw new Error(`discard() without a reservation on cpu ${this.cpu}`);
+    const w = this.recordStack[depth]! >> 2;
+    const header = i32[w]!;
+    // Same bytes as the record: 8 + align8(length) (+ 8 for an absolute timestamp).
+    const length = ((header >>> 16) & 0x3fff) + 7 & ~7;
+    const covered = (header >>> 30) === RecordKind.absolute ? length + 8 : length;
+    i32[w] = packHeader(RecordKind.padding, covered, 0);
+    this.commit();
+  }
+
+  /**
+   * One-call write of a 16-byte payload made of four u32 words. Returns whether the
+   * event was stored (false: dropped and counted).
+   */
+  write(type: number, w0: number, w1: number, w2: number, w3: number): boolean {
+    const at = this.reserve(type, 16);
+    if (at < 0) return false;
+    const i32 = this.i32;
+    const w = at >> 2;
+    i32[w] = w0;
+    i32[w + 1] = w1;
+    i32[w + 2] = w2;
+    i32[w + 3] = w3;
+    this.commit();
+    return true;
+  }
+
+  /** One-call write of an arbitrary payload (copied). Returns whether the event was stored. */
+  writeBytes(type: number, payload: Uint8Array): boolean {
+    const at = this.reserve(type, payload.length);
+    if (at < 0) return false;
+    this.u8.set(payload, at);
+    this.commit();
+    return true;
+  }
+
+  /** Releases the CPU buffer so another thread may write it. */
+  close(): void {
+    if (this.closed) return;
+    if (this.i32[this.iCommitting]! !== 0) {
+      throw new Error(`close() inside a write on cpu ${this.cpu} (depth ${this.i32[this.iCommitting]})`);
+    }
+    this.closed = true;
+    this.onClose();
+  }
+
+  private pageAt(phys: number): number {
+    return this.pagesBase + phys * this.pageBytes;
+  }
+
+  /** Step C, with the page switch (C1, S0-S2) when the tail page has no room. */
+  private reserveRecord(type: number, length: number, ts: number, depth: number, hook: InterruptHook | null): number {
+    const i32 = this.i32;
+    const f64 = this.f64;
+    for (let attempt = 0; attempt < RESERVE_LOOP_LIMIT; attempt++) {
+      /* C: clamp the timestamp so one CPU's records never go back in time in reservation
+         order (a writer that interrupted us between B and C reserved first with a later
+         time), then claim bytes at the tail. */
+      const last = f64[this.iLastTs]!;
+      if (ts < last) ts = last;
+      else f64[this.iLastTs] = ts;
+      const page = this.pageAt(i32[this.iTailPhys]!);
+      const delta = ts - f64[(page + P_BASE_TS) >> 3]!;
+      const absolute = !(delta >= 0 && delta <= MAX_DELTA);
+      const size = RECORD_HEADER_BYTES + (absolute ? 8 : 0) + ((length + 7) & ~7);
+      const off = i32[this.iWrite]!;
+      if (off + size <= this.pageBytes) {
+        i32[this.iWrite] = off + size;
+        i32[(page + P_ENTRIES) >> 2]!++;
+        f64[this.iEntries]! += 1;
+        f64[this.iBytes]! += size;
+        const rec = page + off;
+        const w = rec >> 2;
+        this.recordStack[depth] = rec;
+        if (absolute) {
+          i32[w] = packHeader(RecordKind.absolute, length, type);
+          i32[w + 1] = 0;
+          i32[w + 2] = splitLow(ts);
+          i32[w + 3] = splitHigh(ts);
+          return rec + RECORD_HEADER_BYTES + 8;
+        }
+        i32[w] = packHeader(RecordKind.data, length, type);
+        i32[w + 1] = delta | 0;
+        return rec + RECORD_HEADER_BYTES;
+      }
+      /* C1: no room. The first writer to find the page full records where its data ends;
+         every later reservation on this page (nested or not) fails the same test. */
+      if (off !== WRITE_FULL) {
+        i32[(page + P_SIZE) >> 2] = off;
+        i32[this.iWrite] = WRITE_FULL;
+      }
+      const from = f64[this.iTailSeq]!;
+      if (hook !== null) hook(HookPoint.pageFull);
+      const switched = this.switchPage(from, hook);
+      if (switched !== RETRY) {
+        this.countDrop(switched);
+        return switched;
+      }
+    }
+    this.f64[this.iWriterCorrupt]! += 1;
+    this.countDrop(ReserveFailure.corrupt);
+    return ReserveFailure.corrupt;
+  }
+
+  /**
+   * Moves the tail from page `from` to `from + 1`. Every step re-checks that nobody
+   * (a nested writer at a hook point) finished the switch already, and each step is
+   * idempotent, so whichever writer gets there first completes it and the others
+   * retry their reservation on the new tail. Nobody waits for anybody.
+   */
+  private switchPage(from: number, hook: InterruptHook | null): number {
+    const i32 = this.i32;
+    const f64 = this.f64;
+    const pages = this.pages;
+    /* S0: claim the slot of page next. */
+    if (f64[this.iTailSeq] !== from) return RETRY;
+    const next = from + 1;
+    const si = (this.slotBase >> 2) + (next % pages);
+    // Pairs with the reader's compareExchange that left a free page here.
+    let word = Atomics.load(i32, si);
+    let phys = slotPhys(word);
+    if (slotTag(word) !== tagOf(next)) {
+      if (slotTag(word) !== tagOf(next - pages) || phys > pages) return ReserveFailure.corrupt;
+      // The slot still holds page next - N, which the reader has not taken.
+      if (!this.overwrite) return ReserveFailure.full;
+      if (next - pages >= f64[this.iCommitSeq]!) return ReserveFailure.commitOverrun;
+      // Pairs with the reader's compareExchange on the same slot: exactly one of us gets page next - N.
+      const seen = Atomics.compareExchange(i32, si, word, slotWord(next, phys));
+      if (seen === word) {
+        f64[this.iOverrun]! += i32[(this.pageAt(phys) + P_ENTRIES) >> 2]!;
+      } else {
+        // The reader took page next - N just now and left its spare page, tagged for us.
+        word = seen;
+        phys = slotPhys(word);
+        if (slotTag(word) !== tagOf(next)) return ReserveFailure.corrupt;
+      }
+    }
+    if (phys > pages) return ReserveFailure.corrupt;
+    if (hook !== null) hook(HookPoint.slotClaimed);
+    /* S1: open page next: its header, invisible to the reader until S2 publishes the tail. */
+    if (f64[this.iTailSeq] !== from) return RETRY;
+    const page = this.pageAt(phys);
+    if (i32[(page + P_SEQ) >> 2] !== (next | 0) || i32[(page + P_NEXT) >> 2] !== -2) {
+      i32[(page + P_ENTRIES) >> 2] = 0;
+      i32[(page + P_SIZE) >> 2] = this.pageBytes;
+      f64[(page + P_FIRST_ENTRY) >> 3] = f64[this.iEntries]!;
+      f64[(page + P_BASE_TS) >> 3] = f64[this.iLastTs]!;
+      f64[(page + P_DROPPED_BEFORE) >> 3] = f64[this.iDropped]!;
+      Atomics.store(i32, (page + P_COMMIT) >> 2, PAGE_HEADER_BYTES);
+      i32[(page + P_SEQ) >> 2] = next | 0;
+      i32[(page + P_NEXT) >> 2] = -2; // "opened, tail not here yet": S1 is done for this seq
+    }
+    if (hook !== null) hook(HookPoint.pageOpened);
+    /* S2: move the tail onto the opened page. */
+    if (f64[this.iTailSeq] !== from) return RETRY;
+    i32[(this.pageAt(i32[this.iTailPhys]!) + P_NEXT) >> 2] = phys;
+    i32[(page + P_NEXT) >> 2] = -1;
+    f64[this.iTailSeq] = next;
+    i32[this.iTailPhys] = phys;
+    i32[this.iWrite] = PAGE_HEADER_BYTES;
+    // Publishes the opened page's header; pairs with the reader's Atomics.load before its swap.
+    Atomics.store(i32, this.iPublishedTail, next | 0);
+    if (hook !== null) hook(HookPoint.tailMoved);
+    return RETRY;
+  }
+
+  private countDrop(reason: number): void {
+    this.f64[this.iDropped]! += 1;
+    if (reason === ReserveFailure.commitOverrun) this.f64[this.iCommitOverrun]! += 1;
+    else if (reason === ReserveFailure.corrupt) this.f64[this.iWriterCorrupt]! += 1;
+  }
+
+  /**
+   * Steps E-F: leave the write. Only the outermost writer (depth 1) publishes the commit,
+   * and it publishes everything reserved so far, nested writes included. A writer that
+   * interrupts at E (after the publish, before the depth drops) sees depth 2 and leaves
+   * its record to us, so after dropping the depth we check again, as the kernel's
+   * rb_end_commit does, and take the commit role back if the tail moved.
+   */
+  private release(hook: InterruptHook | null): void {
+    const i32 = this.i32;
+    for (let loop = 0; loop < RESERVE_LOOP_LIMIT; loop++) {
+      /* E */
+      if (i32[this.iCommitting] === 1) this.publishCommit();
+      if (hook !== null) hook(HookPoint.committed);
+      /* F */
+      const depth = --i32[this.iCommitting]!;
+      if (depth !== 0 || this.commitAtTail()) return;
+      i32[this.iCommitting] = 1;
+    }
+    this.f64[this.iWriterCorrupt]! += 1;
+  }
+
+  private tailEnd(): number {
+    const w = this.i32[this.iWrite]!;
+    return w === WRITE_FULL ? this.i32[(this.pageAt(this.i32[this.iTailPhys]!) + P_SIZE) >> 2]! : w;
+  }
+
+  private commitAtTail(): boolean {
+    return this.f64[this.iCommitSeq] === this.f64[this.iTailSeq] && this.i32[this.iCommitted] === this.tailEnd();
+  }
+
+  /** Moves the commit to the tail: closes every page it passes, then the tail page's end. */
+  private publishCommit(): void {
+    const i32 = this.i32;
+    const f64 = this.f64;
+    let seq = f64[this.iCommitSeq]!;
+    let phys = i32[this.iCommitPhys]!;
+    const tail = f64[this.iTailSeq]!;
+    for (let n = 0; seq !== tail && n <= this.pages; n++) {
+      const page = this.pageAt(phys);
+      // Read the link first: once closed, the reader may hand this page back to the ring.
+      const next = i32[(page + P_NEXT) >> 2]!;
+      // Publishes every record of the page and closes it; pairs with the reader's Atomics.load of commit.
+      Atomics.store(i32, (page + P_COMMIT) >> 2, i32[(page + P_SIZE) >> 2]! | COMMIT_CLOSED);
+      phys = next;
+      seq++;
+    }
+    const end = this.tailEnd();
+    // Publishes the tail page's records up to end; pairs with the reader's Atomics.load of commit.
+    Atomics.store(i32, (this.pageAt(i32[this.iTailPhys]!) + P_COMMIT) >> 2, end);
+    f64[this.iCommitSeq] = seq;
+    i32[this.iCommitPhys] = phys;
+    i32[this.iCommitted] = end;
+  }
+
+  private badType(type: unknown): never {
+    if (typeof type !== 'number') throw new TypeError(`type must be a number (got ${typeof type})`);
+    throw new RangeError(`type must be an integer between 0 and ${MAX_TYPE} (got ${type})`);
+  }
+
+  private badLength(length: unknown): never {
+    if (typeof length !== 'number') throw new TypeError(`length must be a number (got ${typeof length})`);
+    throw new RangeError(
+      `event payload must be an integer number of bytes between 0 and maxPayloadBytes = ${this.maxPayload} (got ${length})`,
+    );
+  }
+}
