@@ -12,6 +12,8 @@ const MODES = ['overwrite', 'discard'] as const;
 
 function harness(mode: (typeof MODES)[number], prefill: number, pagesPerCpu: number = PAGE.pagesPerCpu): NestingHarness {
   const h = new NestingHarness({ ...PAGE, pagesPerCpu, mode });
+  // The reader consumes at every hook point: it must never see a record before its commit.
+  h.readAt = () => true;
   for (let i = 0; i < prefill; i++) expect(h.write()).toBe(true);
   return h;
 }
@@ -103,6 +105,7 @@ describe('nested writes, randomly to depth 6', () => {
       for (let round = 0; round < 300; round++) {
         const h = harness(mode, Math.floor(random() * 20), 64);
         h.policy = (_point, depth) => depth < 6 && random() < 0.45 / depth;
+        h.readAt = () => random() < 0.2;
         const writes = 1 + Math.floor(random() * 6);
         for (let i = 0; i < writes; i++) h.write();
         h.policy = () => false;
