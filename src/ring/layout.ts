@@ -172,6 +172,7 @@ export function slotPhys(word: number): number {
  * | 8   | i32   | entries        | writer                     | writer (overrun)  | plain                       |
  * | 12  | i32   | next phys      | writer (tail move)         | writer (commit)   | plain                       |
  * | 16  | i32   | size (data end)| writer (page full)         | writer (commit)   | plain                       |
+ * | 20  | i32   | header check   | writer, when opening page  | reader (validate) | before publishing tail      |
  * | 24  | f64   | first entry    | writer, when opening page  | reader (losses)   | before publishing tail      |
  * | 32  | f64   | base timestamp | writer, when opening page  | reader (decode)   | before publishing tail      |
  * | 40  | f64   | dropped before | writer, when opening page  | reader (losses)   | before publishing tail      |
@@ -185,11 +186,26 @@ export const P_COMMIT = 4;
 export const P_ENTRIES = 8;
 export const P_NEXT = 12;
 export const P_SIZE = 16;
+export const P_CHECK = 20;
 export const P_FIRST_ENTRY = 24;
 export const P_BASE_TS = 32;
 export const P_DROPPED_BEFORE = 40;
 export const COMMIT_CLOSED = 0x40000000;
 export const COMMIT_OFFSET_MASK = COMMIT_CLOSED - 1;
+
+/**
+ * Check word over the fields a page header gets when it is opened (seq, first entry,
+ * base timestamp, dropped before), so the reader can tell a damaged header from a
+ * legitimate gap. Computed once per page.
+ */
+export function pageHeaderCheck(f64: Float64Array, i32: Int32Array, page: number): number {
+  let h = Math.imul(i32[(page + P_SEQ) >> 2]! ^ 0x5bd1e995, 0x9e3779b1);
+  for (let w = (page + P_FIRST_ENTRY) >> 2; w < (page + P_DROPPED_BEFORE + 8) >> 2; w++) {
+    h = Math.imul(h ^ i32[w]!, 0x85ebca6b);
+    h ^= h >>> 13;
+  }
+  return h | 0;
+}
 
 /** The write offset of a tail page that has no room left (greater than any page size). */
 export const WRITE_FULL = 0x20000000;

@@ -18,11 +18,13 @@ import {
   COMMIT_OFFSET_MASK,
   PAGE_HEADER_BYTES,
   P_BASE_TS,
+  P_CHECK,
   P_COMMIT,
   P_DROPPED_BEFORE,
   P_FIRST_ENTRY,
   P_SEQ,
   READ_ABANDONED,
+  pageHeaderCheck,
   slotPhys,
   slotTag,
   slotWord,
@@ -386,9 +388,17 @@ export class RingReader {
       this.abandon(cpu, P_SEQ, `page header names seq ${i32[(page + P_SEQ) >> 2]}, slot names ${seq | 0}`, visitor);
       return;
     }
+    if (i32[(page + P_CHECK) >> 2] !== pageHeaderCheck(f64, i32, page)) {
+      this.abandon(cpu, P_CHECK, 'page header check word does not match its fields', visitor);
+      return;
+    }
+    // The checked base timestamp bounds this page's records from below and every earlier
+    // record from above, so it replaces the last timestamp read: one damaged record that
+    // slipped through with too late a time cannot poison the pages after it.
+    f64[(c + C_LAST_READ_TS) >> 3] = f64[(page + P_BASE_TS) >> 3]!;
     const first = f64[(page + P_FIRST_ENTRY) >> 3]!;
     const next = f64[(c + C_NEXT_INDEX) >> 3]!;
-    if (!(first >= next && first <= f64[(c + C_ENTRIES) >> 3]!)) {
+    if (!(Number.isInteger(first) && first >= next && first <= f64[(c + C_ENTRIES) >> 3]!)) {
       this.abandon(cpu, P_FIRST_ENTRY, `first entry ${first} is outside ${next}..${f64[(c + C_ENTRIES) >> 3]}`, visitor);
       return;
     }

@@ -36,11 +36,13 @@ import {
   MAGIC,
   Mode,
   PAGE_HEADER_BYTES,
+  P_CHECK,
   P_COMMIT,
   P_NEXT,
   P_SEQ,
   P_SIZE,
   geometry,
+  pageHeaderCheck,
   slotWord,
 } from './layout.js';
 import { RingOwnershipError } from './errors.js';
@@ -260,6 +262,7 @@ function initialise(view: RingView): void {
     i32[(page0 + P_COMMIT) >> 2] = PAGE_HEADER_BYTES;
     i32[(page0 + P_NEXT) >> 2] = -1;
     i32[(page0 + P_SIZE) >> 2] = config.pageBytes;
+    i32[(page0 + P_CHECK) >> 2] = pageHeaderCheck(f64, i32, page0);
     i32[(c + C_WRITE) >> 2] = PAGE_HEADER_BYTES;
     // The reader starts out holding page N, empty and closed.
     const spare = view.pageAt(cpu, n);

@@ -19,6 +19,7 @@ import {
   COMMIT_CLOSED,
   PAGE_HEADER_BYTES,
   P_BASE_TS,
+  P_CHECK,
   P_COMMIT,
   P_DROPPED_BEFORE,
   P_ENTRIES,
@@ -27,6 +28,7 @@ import {
   P_SEQ,
   P_SIZE,
   WRITE_FULL,
+  pageHeaderCheck,
   slotPhys,
   slotTag,
   slotWord,
@@ -355,6 +357,7 @@ export class CpuWriter {
       f64[(page + P_DROPPED_BEFORE) >> 3] = f64[this.iDropped]!;
       Atomics.store(i32, (page + P_COMMIT) >> 2, PAGE_HEADER_BYTES);
       i32[(page + P_SEQ) >> 2] = next | 0;
+      i32[(page + P_CHECK) >> 2] = pageHeaderCheck(f64, i32, page);
       i32[(page + P_NEXT) >> 2] = -2; // "opened, tail not here yet": S1 is done for this seq
     }
     if (hook !== null) hook(HookPoint.pageOpened);
