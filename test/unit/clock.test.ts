@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
+import { CounterClock, HrtimeClock, hrtimeOriginNs } from '../../src/ring/clock.js';
+import { G_COUNTER } from '../../src/ring/layout.js';
+import { RingBuffer } from '../../src/index.js';
+
+describe('counter clock', () => {
+  it('gives consecutive 64-bit tickets across each half-range turn and the 32-bit wrap', () => {
+    const rb = RingBuffer.create({ cpus: 1, pagesPerCpu: 2, pageBytes: 256, clock: 'counter' });
+    const i32 = new Int32Array(rb.buffer);
+    const clock = new CounterClock(rb.buffer);
+    expect(clock.now()).toBe(0);
+    // Skip ahead as if other threads took the tickets in between, stopping just short of
+    // each epoch turn, and cross it with real calls.
+    for (let epoch = 0; epoch < 3; epoch++) {
+      for (const start of [0x7ffffffd, 0xfffffffd]) {
+        i32[G_COUNTER >> 2] = start | 0;
+        const base = epoch * 2 ** 32 + start;
+        for (let k = 0; k < 6; k++) expect(clock.now()).toBe(base + k);
+      }
+    }
+  });
+});
+
+describe('hrtime clock', () => {
+  it('is calibrated to one process-wide origin: readings from two threads interleave in real order', async () => {
+    const origin = hrtimeOriginNs();
+    const clock = new HrtimeClock(origin);
+    expect(clock.calibrationErrorNs).toBeLessThan(50_000);
+    const before = clock.now();
+    // The worker reads the same clock (calibrated in its own thread, where performance.now() has another origin).
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const origin = BigInt(workerData);
+      let best = Infinity, offset = 0;
+      for (let i = 0; i < 64; i++) {
+        const a = process.hrtime.bigint(); const ms = performance.now(); const b = process.hrtime.bigint();
+        const w = Number(b - a); if (w < best) { best = w; offset = Number(a - origin) + w / 2 - ms * 1e6; }
+      }
+      parentPort.postMessage(Math.round(performance.now() * 1e6 + offset));
+    `;
+    const inWorker = await new Promise<number>((resolve, reject) => {
+      const w = new Worker(code, { eval: true, workerData: origin, execArgv: [] });
+      w.once('message', (m: number) => {
+        void w.terminate();
+        resolve(m);
+      });
+      w.once('error', reject);
+    });
+    const after = clock.now();
+    // A reading taken in another thread between two of ours lies between them (within calibration error).
+    expect(inWorker).toBeGreaterThanOrEqual(before - 100_000);
+    expect(inWorker).toBeLessThanOrEqual(after + 100_000);
+    expect(after).toBeGreaterThan(before);
+  });
+});

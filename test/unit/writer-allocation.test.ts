@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
+import { RingBuffer } from '../../src/index.js';
+
+/** Counts minor (scavenge) collections while fn runs: an allocation-free loop causes none. */
+async function scavengesDuring(fn: () => void): Promise<number> {
+  let minor = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) minor++;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  fn();
+  await new Promise((resolve) => setTimeout(resolve, 50)); // gc entries are delivered asynchronously
+  observer.disconnect();
+  return minor;
+}
+
+describe('hot paths', () => {
+  it('writer and reader allocate nothing per event (counter clock): 3 M writes and reads trigger no scavenge', async () => {
+    const rb = RingBuffer.create({ cpus: 1, pagesPerCpu: 16, pageBytes: 4096, clock: 'counter', mode: 'overwrite' });
+    const w = rb.writer(0);
+    const r = rb.reader();
+    // Accumulate into typed memory: a double kept in a closure variable would box (allocate) per store.
+    const sum = new Int32Array(1);
+    const visitor = { event: (e: { u32(i: number): number }) => void (sum[0]! += e.u32(0)) };
+    const loop = (n: number): void => {
+      for (let i = 0; i < n; i++) {
+        w.write(1, i, 2, 3, 4);
+        if ((i & 127) === 0) r.read(visitor);
+      }
+    };
+    loop(200_000); // warm up: let V8 optimise the write path first
+    // A young generation is at least 1 MiB: 3 M events allocating even 8 bytes each would scavenge many times.
+    const minor = await scavengesDuring(() => loop(3_000_000));
+    expect(minor).toBeLessThanOrEqual(1);
+    expect(sum[0]).not.toBe(0);
+    expect(rb.cpuStats(0).entries).toBe(3_200_000);
+  });
+});
