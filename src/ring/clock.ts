@@ -1,4 +1,15 @@
-import { G_COUNTER, G_EPOCH_HIGH, G_EPOCH_LOW, G_HRTIME_ORIGIN, type ClockName } from './layout.js';
+import {
+  G_COARSE_EPOCH_HIGH,
+  G_COARSE_EPOCH_LOW,
+  G_COARSE_PERIOD_US,
+  G_COARSE_STOP,
+  G_COARSE_US,
+  G_COUNTER,
+  G_EPOCH_HIGH,
+  G_EPOCH_LOW,
+  G_HRTIME_ORIGIN,
+  type ClockName,
+} from './layout.js';
 
 /**
  * A trace clock: nanoseconds (or ticks) since the buffer's origin, an exact integer
@@ -100,6 +111,59 @@ export class CounterClock implements TraceClock {
 
 export function createClock(name: ClockName, sab: SharedArrayBuffer): TraceClock {
   if (name === 'counter') return new CounterClock(sab);
+  if (name === 'coarse') return new CoarseClock(sab);
   const origin = new Float64Array(sab, G_HRTIME_ORIGIN, 1)[0]!;
   return new HrtimeClock(origin);
+}
+
+/**
+ * `coarse`: the time a ticker thread last published, in µs since the buffer's origin.
+ * One `Atomics.load` and no allocation (`hrtime` costs ~45 ns and a heap number), at the
+ * price of bounded staleness: a reading is at most one tick period plus the ticker's
+ * scheduling delay old, and never ahead of the true time.
+ *
+ * The published value is 32 bits of µs plus an epoch (as `counter`): the ticker, the only
+ * writer, keeps the epoch word for each half of the 32-bit range right 2^31 µs (35 min)
+ * before a reading can need it, and stores the epoch words before the low word, so the
+ * `Atomics.load` of the low word makes them visible.
+ */
+export class CoarseClock implements TraceClock {
+  readonly name = 'coarse' as const;
+  private readonly i32: Int32Array;
+
+  constructor(sab: SharedArrayBuffer) {
+    this.i32 = new Int32Array(sab, 0, G_COARSE_PERIOD_US / 4 + 1);
+  }
+
+  now(): number {
+    const i32 = this.i32;
+    // Pairs with the ticker's Atomics.store in publishCoarseTime().
+    const us = Atomics.load(i32, G_COARSE_US >> 2) >>> 0;
+    const epoch = us < 0x80000000 ? i32[G_COARSE_EPOCH_LOW >> 2]! : i32[G_COARSE_EPOCH_HIGH >> 2]!;
+    return (epoch * 4294967296 + us) * 1000;
+  }
+}
+
+/** Publishes the current time for coarse clocks. Only the ticker thread (and the creator, once, before it starts) calls it. */
+export function publishCoarseTime(sab: SharedArrayBuffer, originNs: bigint): void {
+  const i32 = new Int32Array(sab, 0, G_COARSE_PERIOD_US / 4 + 1);
+  const us = Number((process.hrtime.bigint() - originNs) / 1000n);
+  const low = us % 4294967296;
+  const epoch = Math.floor(us / 4294967296);
+  // Low half of the range: this epoch; the high half that follows: this epoch too.
+  // High half: this epoch; the low half that follows: the next one.
+  i32[G_COARSE_EPOCH_LOW >> 2] = low < 0x80000000 ? epoch : epoch + 1;
+  i32[G_COARSE_EPOCH_HIGH >> 2] = epoch;
+  Atomics.store(i32, G_COARSE_US >> 2, low | 0);
+}
+
+/** The ticker's loop: publish, sleep one period (or until stopped), repeat. */
+export function runCoarseTicker(sab: SharedArrayBuffer): void {
+  const i32 = new Int32Array(sab, 0, G_COARSE_PERIOD_US / 4 + 1);
+  const origin = BigInt(new Float64Array(sab, G_HRTIME_ORIGIN, 1)[0]!);
+  const periodMs = i32[G_COARSE_PERIOD_US >> 2]! / 1000;
+  while (Atomics.load(i32, G_COARSE_STOP >> 2) === 0) {
+    publishCoarseTime(sab, origin);
+    Atomics.wait(i32, G_COARSE_STOP >> 2, 0, periodMs);
+  }
 }

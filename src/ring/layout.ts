@@ -28,6 +28,11 @@
  * | 64  | i32   | counter low     | every writer (counter clock) | writers      | Atomics.add                      |
  * | 128 | i32   | epoch, low half | counter clock, once per 2^32 | writers      | Atomics.store + Atomics.add(,0)  |
  * | 132 | i32   | epoch, up half  | counter clock, once per 2^32 | writers      | Atomics.store + Atomics.add(,0)  |
+ * | 192 | i32   | coarse us, low  | coarse ticker thread         | writers      | Atomics.store / Atomics.load     |
+ * | 196 | i32   | coarse epoch lo | coarse ticker thread         | writers      | before the low word's store      |
+ * | 200 | i32   | coarse epoch hi | coarse ticker thread         | writers      | before the low word's store      |
+ * | 204 | i32   | coarse stop     | RingBuffer.close()           | ticker       | Atomics.store + Atomics.notify   |
+ * | 208 | i32   | coarse period us| creator                      | ticker       | posting the SAB                  |
  *
  * The counter word sits alone on its cache line (64..127): every writer on every CPU
  * bounces it. The epoch words are read-mostly and live on the next line.
@@ -55,6 +60,11 @@ export const G_HRTIME_ORIGIN = 48;
 export const G_COUNTER = 64;
 export const G_EPOCH_LOW = 128;
 export const G_EPOCH_HIGH = 132;
+export const G_COARSE_US = 192;
+export const G_COARSE_EPOCH_LOW = 196;
+export const G_COARSE_EPOCH_HIGH = 200;
+export const G_COARSE_STOP = 204;
+export const G_COARSE_PERIOD_US = 208;
 
 /**
  * Per-CPU control block, byte offsets from the CPU region's start. Four cache lines:
@@ -255,5 +265,5 @@ export function pagesBase(g: RingGeometry, cpu: number): number {
 
 export const Mode = { overwrite: 1, discard: 2 } as const;
 export type ModeName = keyof typeof Mode;
-export const ClockKind = { hrtime: 1, counter: 2 } as const;
+export const ClockKind = { hrtime: 1, counter: 2, coarse: 3 } as const;
 export type ClockName = keyof typeof ClockKind;

@@ -25,8 +25,13 @@ export interface RingOptions {
   readonly maxPayloadBytes?: number;
   /** `overwrite` (flight recorder: lose the oldest) or `discard` (lose the newest). Defaults to `overwrite`. */
   readonly mode?: ModeName;
-  /** `hrtime` (ns, monotonic across threads) or `counter` (global atomic ticket, a total order). Defaults to `hrtime`. */
+  /**
+   * `hrtime` (ns, monotonic across threads), `counter` (a global atomic ticket: a total
+   * order) or `coarse` (a ticker thread's µs clock: cheapest, bounded staleness). Defaults to `hrtime`.
+   */
   readonly clock?: ClockName;
+  /** Tick period of the `coarse` clock's ticker thread, in µs. Defaults to 200. */
+  readonly coarsePeriodUs?: number;
 }
 
 export interface RingConfig {
@@ -36,8 +41,10 @@ export interface RingConfig {
   readonly maxPayloadBytes: number;
   readonly mode: ModeName;
   readonly clock: ClockName;
+  readonly coarsePeriodUs: number;
 }
 
+export const DEFAULT_COARSE_PERIOD_US = 200;
 export const DEFAULT_PAGES_PER_CPU = 64;
 export const DEFAULT_PAGE_BYTES = 4096;
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256;
@@ -97,11 +104,12 @@ export function resolveRingOptions(options: RingOptions = {}): RingConfig {
   );
   const mode = choiceOption('mode', options.mode ?? 'overwrite', Object.keys(Mode) as ModeName[]);
   const clock = choiceOption('clock', options.clock ?? 'hrtime', Object.keys(ClockKind) as ClockName[]);
+  const coarsePeriodUs = integerOption('coarsePeriodUs', options.coarsePeriodUs ?? DEFAULT_COARSE_PERIOD_US, 20, 1_000_000);
   const total = geometry(cpus, pagesPerCpu, pageBytes).totalBytes;
   if (total > MAX_BUFFER_BYTES) {
     throw new RangeError(
       `options.cpus x options.pagesPerCpu x options.pageBytes must fit in ${MAX_BUFFER_BYTES} bytes (got ${total})`,
     );
   }
-  return { cpus, pagesPerCpu, pageBytes, maxPayloadBytes, mode, clock };
+  return { cpus, pagesPerCpu, pageBytes, maxPayloadBytes, mode, clock, coarsePeriodUs };
 }

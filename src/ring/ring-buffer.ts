@@ -1,4 +1,5 @@
-import { threadId } from 'node:worker_threads';
+import { Worker, threadId } from 'node:worker_threads';
+import { compiledWorkerPath } from '../worker-path.js';
 import {
   C_BYTES,
   C_COMMITTED,
@@ -21,6 +22,8 @@ import {
   COMMIT_CLOSED,
   ClockKind,
   G_CLOCK,
+  G_COARSE_PERIOD_US,
+  G_COARSE_STOP,
   G_CPU_COUNT,
   G_CPU_STRIDE,
   G_HRTIME_ORIGIN,
@@ -48,7 +51,7 @@ import {
 import { RingOwnershipError } from './errors.js';
 import { resolveRingOptions, type RingConfig, type RingOptions } from './options.js';
 import { RingView } from './ring-view.js';
-import { createClock, hrtimeOriginNs } from './clock.js';
+import { createClock, hrtimeOriginNs, publishCoarseTime } from './clock.js';
 import { CpuWriter } from './writer.js';
 import { RingReader, type CorruptionReport, type LostEvents } from './reader.js';
 import type { InterruptHook } from './interrupt.js';
@@ -108,6 +111,8 @@ export interface WriterOptions {
  */
 export class RingBuffer {
   readonly view: RingView;
+  /** The coarse clock's ticker thread, owned by the RingBuffer that created the memory. */
+  private ticker: Worker | null = null;
 
   private constructor(view: RingView) {
     this.view = view;
@@ -120,7 +125,27 @@ export class RingBuffer {
     const sab = new SharedArrayBuffer(g.totalBytes);
     const view = new RingView(sab, config);
     initialise(view);
-    return new RingBuffer(view);
+    const ring = new RingBuffer(view);
+    if (config.clock === 'coarse') {
+      // Publish once now, so no writer ever reads an unset clock, then hand over to the ticker.
+      publishCoarseTime(sab, BigInt(view.f64[G_HRTIME_ORIGIN >> 3]!));
+      ring.ticker = new Worker(compiledWorkerPath('coarse-ticker'), { workerData: sab, execArgv: [] });
+      ring.ticker.unref(); // the ticker never keeps a process alive
+    }
+    return ring;
+  }
+
+  /**
+   * Stops what this RingBuffer started (the coarse clock's ticker thread). Writers of a
+   * coarse buffer keep their last reading afterwards. Idempotent.
+   */
+  async close(): Promise<void> {
+    const ticker = this.ticker;
+    if (ticker === null) return;
+    this.ticker = null;
+    Atomics.store(this.view.i32, G_COARSE_STOP >> 2, 1);
+    Atomics.notify(this.view.i32, G_COARSE_STOP >> 2);
+    await ticker.terminate();
   }
 
   /** Attaches to a buffer made by `create`, in any thread. Throws RingLayoutError if it is not one. */
@@ -249,6 +274,7 @@ function initialise(view: RingView): void {
   u32[G_CLOCK >> 2] = ClockKind[config.clock];
   u32[G_CPU_STRIDE >> 2] = g.cpuStride;
   u32[G_TOTAL_BYTES >> 2] = g.totalBytes;
+  u32[G_COARSE_PERIOD_US >> 2] = config.coarsePeriodUs;
   f64[G_HRTIME_ORIGIN >> 3] = hrtimeOriginNs();
   const n = config.pagesPerCpu;
   for (let cpu = 0; cpu < config.cpus; cpu++) {

@@ -3,6 +3,7 @@ import {
   type ClockName,
   G_CLOCK,
   G_CPU_COUNT,
+  G_COARSE_PERIOD_US,
   G_CPU_STRIDE,
   G_MAGIC,
   G_MAX_PAYLOAD,
@@ -77,6 +78,7 @@ export class RingView {
         maxPayloadBytes: u32[G_MAX_PAYLOAD / 4]!,
         mode: modeName,
         clock: clockName,
+        coarsePeriodUs: u32[G_COARSE_PERIOD_US / 4]!,
       });
     } catch (err) {
       throw new RingLayoutError(`ring header holds an impossible configuration: ${(err as Error).message}`);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
-import { CounterClock, HrtimeClock, hrtimeOriginNs } from '../../src/ring/clock.js';
-import { G_COUNTER } from '../../src/ring/layout.js';
+import { CoarseClock, CounterClock, HrtimeClock, hrtimeOriginNs } from '../../src/ring/clock.js';
+import { G_COUNTER, G_HRTIME_ORIGIN } from '../../src/ring/layout.js';
 import { RingBuffer } from '../../src/index.js';
 
 describe('counter clock', () => {
@@ -52,5 +52,35 @@ describe('hrtime clock', () => {
     expect(inWorker).toBeGreaterThanOrEqual(before - 100_000);
     expect(inWorker).toBeLessThanOrEqual(after + 100_000);
     expect(after).toBeGreaterThan(before);
+  });
+});
+
+describe('coarse clock', () => {
+  it('follows the true time from a ticker thread, never ahead of it, and stops on close()', async () => {
+    const rb = RingBuffer.create({ cpus: 1, pagesPerCpu: 2, pageBytes: 256, clock: 'coarse', coarsePeriodUs: 100 });
+    try {
+      const coarse = new CoarseClock(rb.buffer);
+      const precise = new HrtimeClock(rb.view.f64[G_HRTIME_ORIGIN >> 3]!);
+      const first = coarse.now();
+      let last = first;
+      for (let i = 0; i < 200; i++) {
+        const c = coarse.now();
+        // A published sample of the past: never later than now (1 µs of rounding).
+        expect(c).toBeLessThanOrEqual(precise.now() + 1000);
+        expect(c).toBeGreaterThanOrEqual(last);
+        last = c;
+        await new Promise((r) => setTimeout(r, 0.2));
+      }
+      // Liveness, not speed: after 200 short sleeps the ticker has moved it on.
+      expect(last).toBeGreaterThan(first);
+      const w = rb.writer(0);
+      expect(w.write(1, 1, 2, 3, 4)).toBe(true);
+      expect(rb.cpuStats(0).lastTimestamp).toBeGreaterThanOrEqual(last);
+    } finally {
+      await rb.close();
+    }
+    const stopped = new CoarseClock(rb.buffer).now();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(new CoarseClock(rb.buffer).now()).toBe(stopped);
   });
 });

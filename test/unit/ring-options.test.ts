@@ -5,7 +5,7 @@ import { G_MAGIC, G_VERSION } from '../../src/ring/layout.js';
 describe('ring options', () => {
   it('applies the documented defaults', () => {
     const rb = RingBuffer.create({ cpus: 1 });
-    expect(rb.config).toEqual({ cpus: 1, pagesPerCpu: 64, pageBytes: 4096, maxPayloadBytes: 256, mode: 'overwrite', clock: 'hrtime' });
+    expect(rb.config).toEqual({ cpus: 1, pagesPerCpu: 64, pageBytes: 4096, maxPayloadBytes: 256, mode: 'overwrite', clock: 'hrtime', coarsePeriodUs: 200 });
   });
 
   it.each([
@@ -17,6 +17,8 @@ describe('ring options', () => {
     [{ cpus: 0 }, RangeError, /options\.cpus must be an integer between 1 and 256 \(got 0\)/],
     [{ maxPayloadBytes: 5000 }, RangeError, /options\.maxPayloadBytes must be an integer between 0 and \d+ \(got 5000\)/],
     [{ mode: 'ring' }, RangeError, /options\.mode must be one of overwrite, discard \(got "ring"\)/],
+    [{ clock: 'tsc' }, RangeError, /options\.clock must be one of hrtime, counter, coarse \(got "tsc"\)/],
+    [{ coarsePeriodUs: 5 }, RangeError, /options\.coarsePeriodUs must be an integer between 20 and 1000000 \(got 5\)/],
     [{ clock: 7 }, TypeError, /options\.clock must be a string/],
     [{ cpus: 256, pagesPerCpu: 4096, pageBytes: 1 << 20 }, RangeError, /must fit in/],
   ])('rejects %j', (options, kind, message) => {
