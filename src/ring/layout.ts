@@ -83,10 +83,10 @@ export const G_COARSE_PERIOD_US = 208;
  * | 40  | i32   | committed offset    | writer       | writer              | plain                               |
  * | 44  | i32   | max nesting         | writer       | stats               | plain (racy getter)                 |
  * | 48  | f64   | entries (reserved)  | writer       | writer, stats       | plain (racy getter)                 |
- * | 56  | f64   | written (attempts)  | writer       | stats               | plain (racy getter)                 |
+ * | 56  | f64   | (unused)            |              |                     |                                     |
  * | 64  | i32   | published tail seq  | writer       | reader              | Atomics.store / Atomics.load        |
  * | 68  | i32   | writer owner        | writer claim | writer claim        | Atomics.compareExchange             |
- * | 72  | f64   | bytes reserved      | writer       | stats               | plain (racy getter)                 |
+ * | 72  | f64   | bytes of left pages | writer       | stats               | plain (racy getter)                 |
  * | 128 | f64   | read seq            | reader       | reader, snapshot    | plain                               |
  * | 136 | f64   | next index          | reader       | reader              | plain                               |
  * | 144 | f64   | read (events)       | reader       | stats               | plain (racy getter)                 |
@@ -117,7 +117,6 @@ export const C_COMMIT_PHYS = 36;
 export const C_COMMITTED = 40;
 export const C_MAX_NESTING = 44;
 export const C_ENTRIES = 48;
-export const C_WRITTEN = 56;
 export const C_PUBLISHED_TAIL = 64;
 export const C_WRITER_OWNER = 68;
 export const C_BYTES = 72;

@@ -18,7 +18,8 @@ import {
   C_WRITER_CORRUPT,
   C_WRITER_OWNER,
   C_WRITE,
-  C_WRITTEN,
+  C_TAIL_PHYS,
+  WRITE_FULL,
   COMMIT_CLOSED,
   ClockKind,
   G_CLOCK,
@@ -63,7 +64,7 @@ export interface CpuStats {
   readonly written: number;
   /** Events that got space (the per-CPU index of the next event). */
   readonly entries: number;
-  /** Bytes reserved, record headers included. */
+  /** Bytes of records written (headers included), page ends left unused excluded. */
   readonly bytes: number;
   /** Events overwritten before the reader took them (overwrite mode). */
   readonly overrun: number;
@@ -207,13 +208,19 @@ export class RingBuffer {
     const discarded = f(C_DISCARDED);
     const overrun = f(C_OVERRUN);
     const lostToCorruption = f(C_LOST_CORRUPT);
+    const dropped = f(C_DROPPED);
+    // Bytes of left pages are summed at each page switch; add the tail page's so far.
+    const write = v.controlI32(cpu, C_WRITE);
+    const tailPage = v.pageAt(cpu, v.controlI32(cpu, C_TAIL_PHYS));
+    const tailBytes = (write === WRITE_FULL ? v.i32[(tailPage + P_SIZE) >> 2]! : write) - PAGE_HEADER_BYTES;
     return {
       cpu,
-      written: f(C_WRITTEN),
+      // Every attempt either reserved (an entry) or was dropped.
+      written: entries + dropped,
       entries,
-      bytes: f(C_BYTES),
+      bytes: f(C_BYTES) + tailBytes,
       overrun,
-      dropped: f(C_DROPPED),
+      dropped,
       read,
       discarded,
       lostToCorruption,

@@ -15,7 +15,6 @@ import {
   C_TAIL_SEQ,
   C_WRITE,
   C_WRITER_CORRUPT,
-  C_WRITTEN,
   COMMIT_CLOSED,
   PAGE_HEADER_BYTES,
   P_BASE_TS,
@@ -110,7 +109,6 @@ export class CpuWriter {
   private readonly iCommitted: number;
   private readonly iMaxNesting: number;
   private readonly iEntries: number;
-  private readonly iWritten: number;
   private readonly iPublishedTail: number;
   private readonly iBytes: number;
   private readonly iDropped: number;
@@ -142,7 +140,6 @@ export class CpuWriter {
     this.iCommitted = (c + C_COMMITTED) >> 2;
     this.iMaxNesting = (c + C_MAX_NESTING) >> 2;
     this.iEntries = (c + C_ENTRIES) >> 3;
-    this.iWritten = (c + C_WRITTEN) >> 3;
     this.iPublishedTail = (c + C_PUBLISHED_TAIL) >> 2;
     this.iBytes = (c + C_BYTES) >> 3;
     this.iDropped = (c + C_DROPPED) >> 3;
@@ -166,23 +163,37 @@ export class CpuWriter {
     if (!(type >= 0 && type <= MAX_TYPE && (type | 0) === type)) this.badType(type);
     if (!(length >= 0 && length <= this.maxPayload && (length | 0) === length)) this.badLength(length);
     const i32 = this.i32;
+    const f64 = this.f64;
     const hook = this.hook;
-    /* A: enter. From here on every path leaves through release(). */
+    /* A: enter. From here on every path leaves through commit(), discard() or release(). */
     const depth = ++i32[this.iCommitting]!;
-    this.f64[this.iWritten]! += 1;
-    if (depth > i32[this.iMaxNesting]!) {
-      if (depth > MAX_NESTING) {
-        i32[this.iCommitting]!--;
-        this.f64[this.iWritten]! -= 1;
-        throw new RangeError(`writes nest at most ${MAX_NESTING} deep on one CPU (cpu ${this.cpu})`);
-      }
-      i32[this.iMaxNesting] = depth;
-    }
+    if (depth > i32[this.iMaxNesting]!) this.deeper(depth);
     if (hook !== null) hook(HookPoint.entered);
     /* B: read the clock. A nested writer between B and C is fine: C clamps. */
-    const ts = this.clock.now();
+    let ts = this.clock.now();
     if (hook !== null) hook(HookPoint.clockRead);
-    /* C: reserve. */
+    /* C: clamp the timestamp so one CPU's records never go back in time in reservation
+       order (a writer that interrupted us between B and C reserved first with a later
+       time), then claim bytes at the tail. This is the common case; reserveRecord()
+       below is the general one (absolute timestamp, page switch). */
+    const last = f64[this.iLastTs]!;
+    if (ts < last) ts = last;
+    else f64[this.iLastTs] = ts;
+    const page = this.pagesBase + i32[this.iTailPhys]! * this.pageBytes;
+    const delta = ts - f64[(page + P_BASE_TS) >> 3]!;
+    const off = i32[this.iWrite]!;
+    const end = off + RECORD_HEADER_BYTES + ((length + 7) & ~7);
+    if (end <= this.pageBytes && delta >= 0 && delta <= MAX_DELTA) {
+      i32[this.iWrite] = end;
+      i32[(page + P_ENTRIES) >> 2]!++;
+      f64[this.iEntries]! += 1;
+      const rec = page + off;
+      this.recordStack[depth] = rec;
+      i32[rec >> 2] = packHeader(RecordKind.data, length, type);
+      i32[(rec >> 2) + 1] = delta | 0;
+      if (hook !== null) hook(HookPoint.reserved);
+      return rec + RECORD_HEADER_BYTES;
+    }
     const at = this.reserveRecord(type, length, ts, depth, hook);
     if (at < 0) {
       this.release(hook);
@@ -194,8 +205,21 @@ export class CpuWriter {
 
   /** Publishes the innermost reservation (and, if outermost, every nested one before it). */
   commit(): void {
+    const i32 = this.i32;
     const hook = this.hook;
-    if (this.i32[this.iCommitting]! <= 0) throw new Error(`commit() without a reservation on cpu ${this.cpu}`);
+    const depth = i32[this.iCommitting]!;
+    if (depth <= 0) throw new Error(`commit() without a reservation on cpu ${this.cpu}`);
+    const tailPhys = i32[this.iTailPhys]!;
+    const write = i32[this.iWrite]!;
+    if (hook === null && depth === 1 && i32[this.iCommitPhys] === tailPhys && write !== WRITE_FULL) {
+      // The common case, steps E-F at once: outermost, commit already on the tail page, and
+      // no hook, so nothing can run between the publish and leaving.
+      // Publishes the records up to write; pairs with the reader's Atomics.load of commit.
+      Atomics.store(i32, (this.pagesBase + tailPhys * this.pageBytes + P_COMMIT) >> 2, write);
+      i32[this.iCommitted] = write;
+      i32[this.iCommitting] = 0;
+      return;
+    }
     if (hook !== null) hook(HookPoint.filled);
     this.release(hook);
   }
@@ -253,6 +277,14 @@ export class CpuWriter {
     this.onClose();
   }
 
+  private deeper(depth: number): void {
+    if (depth > MAX_NESTING) {
+      this.i32[this.iCommitting]!--;
+      throw new RangeError(`writes nest at most ${MAX_NESTING} deep on one CPU (cpu ${this.cpu})`);
+    }
+    this.i32[this.iMaxNesting] = depth;
+  }
+
   private pageAt(phys: number): number {
     return this.pagesBase + phys * this.pageBytes;
   }
@@ -277,7 +309,6 @@ export class CpuWriter {
         i32[this.iWrite] = off + size;
         i32[(page + P_ENTRIES) >> 2]!++;
         f64[this.iEntries]! += 1;
-        f64[this.iBytes]! += size;
         const rec = page + off;
         const w = rec >> 2;
         this.recordStack[depth] = rec;
@@ -363,7 +394,9 @@ export class CpuWriter {
     if (hook !== null) hook(HookPoint.pageOpened);
     /* S2: move the tail onto the opened page. */
     if (f64[this.iTailSeq] !== from) return RETRY;
-    i32[(this.pageAt(i32[this.iTailPhys]!) + P_NEXT) >> 2] = phys;
+    const old = this.pageAt(i32[this.iTailPhys]!);
+    i32[(old + P_NEXT) >> 2] = phys;
+    f64[this.iBytes]! += i32[(old + P_SIZE) >> 2]! - PAGE_HEADER_BYTES;
     i32[(page + P_NEXT) >> 2] = -1;
     f64[this.iTailSeq] = next;
     i32[this.iTailPhys] = phys;
