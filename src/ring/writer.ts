@@ -58,6 +58,8 @@ export const ReserveFailure = {
 export type ReserveFailure = (typeof ReserveFailure)[keyof typeof ReserveFailure];
 
 const RETRY = 0;
+/** packHeader(RecordKind.data, 0, 0): or in the length and type. */
+const DATA_HEADER = packHeader(RecordKind.data, 0, 0);
 /** Bound on page switches inside one reservation; each needs a nested writer to fill a page. */
 const RESERVE_LOOP_LIMIT = 1000;
 /** Deepest nesting of writes on one CPU (the kernel has 4 contexts; we allow many more). */
@@ -160,8 +162,8 @@ export class CpuWriter {
    * length and then writes nothing.
    */
   reserve(type: number, length: number): number {
-    if (!(type >= 0 && type <= MAX_TYPE && (type | 0) === type)) this.badType(type);
-    if (!(length >= 0 && length <= this.maxPayload && (length | 0) === length)) this.badLength(length);
+    // One test each: an integer in range maps to itself; anything else (NaN, a string, 1.5, -1) does not.
+    if ((type & MAX_TYPE) !== type || (length >>> 0) !== length || length > this.maxPayload) this.badArguments(type, length);
     const i32 = this.i32;
     const f64 = this.f64;
     const hook = this.hook;
@@ -189,11 +191,16 @@ export class CpuWriter {
       f64[this.iEntries]! += 1;
       const rec = page + off;
       this.recordStack[depth] = rec;
-      i32[rec >> 2] = packHeader(RecordKind.data, length, type);
+      i32[rec >> 2] = DATA_HEADER | (length << 16) | type;
       i32[(rec >> 2) + 1] = delta | 0;
       if (hook !== null) hook(HookPoint.reserved);
       return rec + RECORD_HEADER_BYTES;
     }
+    return this.reserveGeneral(type, length, ts, depth, hook);
+  }
+
+  /** Step C in general (absolute timestamp, page switch), then the rest of reserve(). */
+  private reserveGeneral(type: number, length: number, ts: number, depth: number, hook: InterruptHook | null): number {
     const at = this.reserveRecord(type, length, ts, depth, hook);
     if (at < 0) {
       this.release(hook);
@@ -465,6 +472,11 @@ export class CpuWriter {
     f64[this.iCommitSeq] = seq;
     i32[this.iCommitPhys] = phys;
     i32[this.iCommitted] = end;
+  }
+
+  private badArguments(type: unknown, length: unknown): never {
+    if (((type as number) & MAX_TYPE) !== type) this.badType(type);
+    this.badLength(length);
   }
 
   private badType(type: unknown): never {
