@@ -1,5 +1,6 @@
 import {
   C_ABANDONED,
+  C_ABANDON_END,
   C_CORRUPT,
   C_DISCARDED,
   C_DROPPED,
@@ -21,9 +22,11 @@ import {
   P_CHECK,
   P_COMMIT,
   P_DROPPED_BEFORE,
+  P_ENTRIES,
   P_FIRST_ENTRY,
   P_SEQ,
   READ_ABANDONED,
+  TAG_MODULUS,
   pageHeaderCheck,
   slotPhys,
   slotTag,
@@ -342,19 +345,23 @@ export class RingReader {
     const pages = this.pages;
     const slots = this.view.slotBase(cpu) >> 2;
     const readSeq = f64[(c + C_READ_SEQ) >> 3]!;
-    // Pairs with the writer's Atomics.store of the published tail after opening a page.
-    const tail = Atomics.load(i32, (c + C_PUBLISHED_TAIL) >> 2);
-    let ahead = (tail - (readSeq | 0)) | 0;
-    if (ahead < 0 || (ahead === 0 && whole)) return false;
-    // Pages older than tail - N + 1 cannot be in the ring any more.
-    let seq = ahead >= pages ? readSeq + (ahead - pages + 1) : readSeq;
+    let seq = readSeq;
     for (let tries = 0; tries < 2 * pages + PAGE_LOOP_SLACK; tries++) {
-      ahead = (tail - (seq | 0)) | 0;
+      // Pairs with the writer's Atomics.store of the published tail after opening a page.
+      // Reloaded each try: a writer that laps us while we look moves the window on.
+      const tail = Atomics.load(i32, (c + C_PUBLISHED_TAIL) >> 2);
+      let ahead = (tail - (seq | 0)) | 0;
+      // Pages older than tail - N + 1 cannot be in the ring any more.
+      if (ahead >= pages) {
+        seq += ahead - pages + 1;
+        ahead = pages - 1;
+      }
       if (ahead < 0 || (ahead === 0 && whole)) break;
       const si = slots + (seq % pages);
       const word = Atomics.load(i32, si);
       const phys = slotPhys(word);
-      if (slotTag(word) === tagOf(seq) && phys <= pages) {
+      const tag = slotTag(word);
+      if (tag === tagOf(seq) && phys <= pages) {
         const spare = i32[(c + C_READER_PHYS) >> 2]!;
         // Pairs with the overwriting writer's compareExchange on this slot: one of us owns page seq.
         if (Atomics.compareExchange(i32, si, word, slotWord(seq + pages, spare)) === word) {
@@ -363,10 +370,13 @@ export class RingReader {
         }
         continue; // the writer took page seq this instant; look at the slot again
       }
-      if (!(this.overwrite && slotTag(word) === tagOf(seq + pages))) {
-        // In discard mode pages never vanish, and an overwritten slot is tagged seq + N.
+      // An overwritten slot is tagged seq + kN (k >= 1: the writer may have lapped us more
+      // than once since we loaded the tail). Anything else, and any gap in discard mode, where
+      // pages never vanish, is damage.
+      const lap = (tag - tagOf(seq) + TAG_MODULUS) % TAG_MODULUS;
+      if (!(this.overwrite && lap > 0 && lap % pages === 0 && lap < TAG_MODULUS / 2 && phys <= pages)) {
         this.report(visitor, cpu, seq, -1, `slot word 0x${(word >>> 0).toString(16)} does not hold page ${seq}`);
-        i32[(c + C_ABANDONED) >> 2] = 1;
+        this.markAbandoned(cpu, -1);
       }
       seq++;
     }
@@ -403,10 +413,22 @@ export class RingReader {
       return;
     }
     if (first > next) {
-      const afterDamage = i32[(c + C_ABANDONED) >> 2] === 1 || !this.overwrite;
-      if (afterDamage) f64[(c + C_LOST_CORRUPT) >> 3]! += first - next;
+      // After damage, the events the damaged pages held are lost to corruption; in overwrite
+      // mode the rest of the gap was overwritten (and counted as overrun by the writer).
+      // Where the damaged page's end is unknown, the whole gap is put down to damage.
+      let damaged = 0;
+      if (i32[(c + C_ABANDONED) >> 2] === 1 || !this.overwrite) {
+        const end = f64[(c + C_ABANDON_END) >> 3]!;
+        damaged = this.overwrite && end >= next ? Math.min(first, end) - next : first - next;
+      }
+      if (damaged > 0) {
+        f64[(c + C_LOST_CORRUPT) >> 3]! += damaged;
+        visitor.lost?.({ cpu, count: damaged, cause: 'corrupt', beforeIndex: next + damaged });
+      }
+      if (first - next > damaged) {
+        visitor.lost?.({ cpu, count: first - next - damaged, cause: 'overrun', beforeIndex: first });
+      }
       f64[(c + C_NEXT_INDEX) >> 3] = first;
-      visitor.lost?.({ cpu, count: first - next, cause: afterDamage ? 'corrupt' : 'overrun', beforeIndex: first });
     }
     i32[(c + C_ABANDONED) >> 2] = 0;
     const droppedBefore = f64[(page + P_DROPPED_BEFORE) >> 3]!;
@@ -422,10 +444,25 @@ export class RingReader {
   /** Reports damage and skips the rest of the page. */
   private abandon(cpu: number, offset: number, reason: string, visitor: ReadVisitor): void {
     const c = this.ctl[cpu]!;
+    const page = this.view.pageAt(cpu, this.i32[(c + C_READER_PHYS) >> 2]!);
     this.i32[(c + C_READ_OFFSET) >> 2] = READ_ABANDONED;
-    this.i32[(c + C_ABANDONED) >> 2] = 1;
     this.knownEnd[cpu] = 0;
+    // If the page's header is sound and the page closed, its entry count says where its
+    // events end, so a later gap can be split into damage and overrun exactly.
+    const i32 = this.i32;
+    const sound =
+      i32[(page + P_SEQ) >> 2] === ((this.f64[(c + C_READ_SEQ) >> 3]! - 1) | 0) &&
+      i32[(page + P_CHECK) >> 2] === pageHeaderCheck(this.f64, i32, page) &&
+      (Atomics.load(i32, (page + P_COMMIT) >> 2) & COMMIT_CLOSED) !== 0;
+    this.markAbandoned(cpu, sound ? this.f64[(page + P_FIRST_ENTRY) >> 3]! + i32[(page + P_ENTRIES) >> 2]! : -1);
     this.report(visitor, cpu, this.f64[(c + C_READ_SEQ) >> 3]! - 1, offset, reason);
+  }
+
+  /** Remembers that the stream was damaged here, and where the damaged events end if known (else -1). */
+  private markAbandoned(cpu: number, end: number): void {
+    const c = this.ctl[cpu]!;
+    this.i32[(c + C_ABANDONED) >> 2] = 1;
+    this.f64[(c + C_ABANDON_END) >> 3] = end;
   }
 
   private report(visitor: ReadVisitor, cpu: number, pageSeq: number, offset: number, reason: string): void {
