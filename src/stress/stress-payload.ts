@@ -1,0 +1,37 @@
+/**
+ * The payload of every stress event: four u32 words derived from a per-CPU, per-stream
+ * sequence number, so that a lost, duplicated, reordered or torn event is detected, not
+ * just counted (the Disruptor stress test checks `a == sequence + 13` the same way).
+ *
+ * ```
+ * word 0   seq mod 2^32            (the sequence number of this event in its stream)
+ * word 1   cpu << 16 | stream      (the stream tag)
+ * word 2   payloadHash(seq, tag)   (a torn write mixes words of two events: the hash disagrees)
+ * word 3   ~seq                    (the same seq again, complemented)
+ * ```
+ *
+ * A stream is the nesting depth of the write minus one: stream 0 holds the normal
+ * (outermost) writes, stream d the writes injected at depth d + 1. Writes of one depth
+ * never overlap (a write at depth d can only be interrupted by deeper ones), so within a
+ * stream the reservation order is the seq order and the reader must see seqs increase.
+ * The event type is STRESS_TYPE_BASE + stream.
+ */
+
+/** Streams per CPU: stream = write depth - 1, so this is also the deepest nesting the harness injects. */
+export const STRESS_STREAMS = 8;
+/** Event type of stream 0; stream s uses STRESS_TYPE_BASE + s. */
+export const STRESS_TYPE_BASE = 0x5300;
+/** Payload bytes of a stress event: four u32 words. */
+export const STRESS_PAYLOAD_BYTES = 16;
+
+export function streamTag(cpu: number, stream: number): number {
+  return ((cpu << 16) | stream) >>> 0;
+}
+
+/** A 32-bit mix of the seq's low word and the stream tag (murmur3's finaliser). */
+export function payloadHash(seqLow: number, tag: number): number {
+  let h = Math.imul(seqLow ^ 0x9e3779b9, 0x85ebca6b) ^ tag;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16), 0x27d4eb2f);
+  return (h ^ (h >>> 15)) >>> 0;
+}
