@@ -3,7 +3,7 @@
  * The public surface, listed explicitly.
  */
 export { RingBuffer } from './ring/ring-buffer.js';
-export type { CpuStats, Snapshot, SnapshotEvent, WriterOptions } from './ring/ring-buffer.js';
+export type { CpuStats, RingPlacement, Snapshot, SnapshotEvent, WriterOptions } from './ring/ring-buffer.js';
 export { CpuWriter, ReserveFailure, MAX_NESTING } from './ring/writer.js';
 export { RingReader, EventView } from './ring/reader.js';
 export type { LossCause, LostEvents, CorruptionReport, ReadVisitor, ReadOptions } from './ring/reader.js';

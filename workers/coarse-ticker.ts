@@ -2,4 +2,5 @@
 import { workerData } from 'node:worker_threads';
 import { runCoarseTicker } from '../src/ring/clock.js';
 
-runCoarseTicker(workerData as SharedArrayBuffer);
+const start = workerData as { readonly buffer: SharedArrayBuffer; readonly byteOffset: number };
+runCoarseTicker(start.buffer, start.byteOffset);

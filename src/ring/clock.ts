@@ -86,8 +86,9 @@ export class CounterClock implements TraceClock {
   readonly name = 'counter' as const;
   private readonly i32: Int32Array;
 
-  constructor(sab: SharedArrayBuffer) {
-    this.i32 = new Int32Array(sab, 0, G_EPOCH_HIGH / 4 + 1);
+  /** `i32` views the ring's memory from its global header on. */
+  constructor(i32: Int32Array) {
+    this.i32 = i32;
   }
 
   now(): number {
@@ -109,11 +110,11 @@ export class CounterClock implements TraceClock {
   }
 }
 
-export function createClock(name: ClockName, sab: SharedArrayBuffer): TraceClock {
-  if (name === 'counter') return new CounterClock(sab);
-  if (name === 'coarse') return new CoarseClock(sab);
-  const origin = new Float64Array(sab, G_HRTIME_ORIGIN, 1)[0]!;
-  return new HrtimeClock(origin);
+/** A clock of the given kind over a ring's memory (`i32`/`f64` view it from its global header on). */
+export function createClock(name: ClockName, i32: Int32Array, f64: Float64Array): TraceClock {
+  if (name === 'counter') return new CounterClock(i32);
+  if (name === 'coarse') return new CoarseClock(i32);
+  return new HrtimeClock(f64[G_HRTIME_ORIGIN >> 3]!);
 }
 
 /**
@@ -131,8 +132,9 @@ export class CoarseClock implements TraceClock {
   readonly name = 'coarse' as const;
   private readonly i32: Int32Array;
 
-  constructor(sab: SharedArrayBuffer) {
-    this.i32 = new Int32Array(sab, 0, G_COARSE_PERIOD_US / 4 + 1);
+  /** `i32` views the ring's memory from its global header on. */
+  constructor(i32: Int32Array) {
+    this.i32 = i32;
   }
 
   now(): number {
@@ -145,8 +147,7 @@ export class CoarseClock implements TraceClock {
 }
 
 /** Publishes the current time for coarse clocks. Only the ticker thread (and the creator, once, before it starts) calls it. */
-export function publishCoarseTime(sab: SharedArrayBuffer, originNs: bigint): void {
-  const i32 = new Int32Array(sab, 0, G_COARSE_PERIOD_US / 4 + 1);
+export function publishCoarseTime(i32: Int32Array, originNs: bigint): void {
   const us = Number((process.hrtime.bigint() - originNs) / 1000n);
   const low = us % 4294967296;
   const epoch = Math.floor(us / 4294967296);
@@ -157,13 +158,13 @@ export function publishCoarseTime(sab: SharedArrayBuffer, originNs: bigint): voi
   Atomics.store(i32, G_COARSE_US >> 2, low | 0);
 }
 
-/** The ticker's loop: publish, sleep one period (or until stopped), repeat. */
-export function runCoarseTicker(sab: SharedArrayBuffer): void {
-  const i32 = new Int32Array(sab, 0, G_COARSE_PERIOD_US / 4 + 1);
-  const origin = BigInt(new Float64Array(sab, G_HRTIME_ORIGIN, 1)[0]!);
+/** The ticker's loop: publish, sleep one period (or until stopped), repeat. The ring's header is at `byteOffset`. */
+export function runCoarseTicker(sab: SharedArrayBuffer, byteOffset: number): void {
+  const i32 = new Int32Array(sab, byteOffset, 64);
+  const origin = BigInt(new Float64Array(sab, byteOffset + G_HRTIME_ORIGIN, 1)[0]!);
   const periodMs = i32[G_COARSE_PERIOD_US >> 2]! / 1000;
   while (Atomics.load(i32, G_COARSE_STOP >> 2) === 0) {
-    publishCoarseTime(sab, origin);
+    publishCoarseTime(i32, origin);
     Atomics.wait(i32, G_COARSE_STOP >> 2, 0, periodMs);
   }
 }

@@ -101,6 +101,13 @@ export interface Snapshot {
   readonly corrupt: CorruptionReport[];
 }
 
+/** Where to lay a ring out inside an existing buffer. */
+export interface RingPlacement {
+  readonly buffer: SharedArrayBuffer;
+  /** A multiple of 64; the ring takes `RingBuffer.bytesFor(options)` bytes from here. */
+  readonly byteOffset: number;
+}
+
 export interface WriterOptions {
   /** Interrupt hook called at each step of the write path (tests, the simulated machine). */
   readonly hook?: InterruptHook;
@@ -119,18 +126,26 @@ export class RingBuffer {
     this.view = view;
   }
 
-  /** Allocates and initialises a buffer. Options are validated (TypeError / RangeError). */
-  static create(options?: RingOptions): RingBuffer {
+  /**
+   * Allocates and initialises a buffer. Options are validated (TypeError / RangeError).
+   * With `placement`, the ring is laid out at `byteOffset` (a multiple of 64) inside an
+   * existing buffer instead (the simulated machine keeps everything in one buffer); see
+   * `RingBuffer.bytesFor`.
+   */
+  static create(options?: RingOptions, placement?: RingPlacement): RingBuffer {
     const config = resolveRingOptions(options);
     const g = geometry(config.cpus, config.pagesPerCpu, config.pageBytes);
-    const sab = new SharedArrayBuffer(g.totalBytes);
-    const view = new RingView(sab, config);
+    const sab = placement?.buffer ?? new SharedArrayBuffer(g.totalBytes);
+    const byteOffset = placement?.byteOffset ?? 0;
+    RingView.checkPlacement(sab, byteOffset, g.totalBytes);
+    const view = new RingView(sab, config, byteOffset);
+    view.u8.fill(0);
     initialise(view);
     const ring = new RingBuffer(view);
     if (config.clock === 'coarse') {
       // Publish once now, so no writer ever reads an unset clock, then hand over to the ticker.
-      publishCoarseTime(sab, BigInt(view.f64[G_HRTIME_ORIGIN >> 3]!));
-      ring.ticker = new Worker(compiledWorkerPath('coarse-ticker'), { workerData: sab, execArgv: [] });
+      publishCoarseTime(view.i32, BigInt(view.f64[G_HRTIME_ORIGIN >> 3]!));
+      ring.ticker = new Worker(compiledWorkerPath('coarse-ticker'), { workerData: { buffer: sab, byteOffset }, execArgv: [] });
       ring.ticker.unref(); // the ticker never keeps a process alive
     }
     return ring;
@@ -149,13 +164,25 @@ export class RingBuffer {
     await ticker.terminate();
   }
 
-  /** Attaches to a buffer made by `create`, in any thread. Throws RingLayoutError if it is not one. */
-  static attach(buffer: unknown): RingBuffer {
-    return new RingBuffer(RingView.fromBuffer(buffer));
+  /** Bytes a ring with these options occupies (for `create` with a placement). */
+  static bytesFor(options?: RingOptions): number {
+    const config = resolveRingOptions(options);
+    return geometry(config.cpus, config.pagesPerCpu, config.pageBytes).totalBytes;
   }
 
+  /** Attaches to a buffer made by `create`, in any thread. Throws RingLayoutError if it is not one. */
+  static attach(buffer: unknown, byteOffset = 0): RingBuffer {
+    return new RingBuffer(RingView.fromBuffer(buffer, byteOffset));
+  }
+
+  /** The SharedArrayBuffer that holds the ring (pass it, and `byteOffset`, to other threads). */
   get buffer(): SharedArrayBuffer {
     return this.view.sab;
+  }
+
+  /** Where the ring starts in `buffer` (0 unless it was placed). */
+  get byteOffset(): number {
+    return this.view.byteOffset;
   }
 
   get config(): RingConfig {
@@ -175,7 +202,7 @@ export class RingBuffer {
     if (previous !== 0) {
       throw new RingOwnershipError(`cpu ${cpu} already has a writer (thread ${previous - 1})`);
     }
-    const writer = new CpuWriter(view, cpu, createClock(view.config.clock, view.sab), () => {
+    const writer = new CpuWriter(view, cpu, createClock(view.config.clock, view.i32, view.f64), () => {
       Atomics.compareExchange(view.i32, owner, token, 0);
     });
     if (options.hook !== undefined) writer.hook = options.hook;
@@ -241,7 +268,7 @@ export class RingBuffer {
    */
   snapshot(): Snapshot {
     const v = this.view;
-    const copy = new SharedArrayBuffer(v.sab.byteLength);
+    const copy = new SharedArrayBuffer(v.geometry.totalBytes);
     const dst = new Uint8Array(copy);
     const g = v.geometry;
     for (let cpu = 0; cpu < g.cpuCount; cpu++) {
@@ -270,7 +297,7 @@ export class RingBuffer {
 /** Writes the header and every CPU's initial state: tail on page 0, the reader holding page N. */
 function initialise(view: RingView): void {
   const { config, geometry: g, i32, f64 } = view;
-  const u32 = new Uint32Array(view.sab, 0, 64);
+  const u32 = new Uint32Array(view.sab, view.byteOffset, 64);
   u32[G_MAGIC >> 2] = MAGIC;
   u32[G_VERSION >> 2] = LAYOUT_VERSION;
   u32[G_CPU_COUNT >> 2] = config.cpus;

@@ -32,30 +32,45 @@ import { resolveRingOptions, type RingConfig } from './options.js';
  */
 export class RingView {
   readonly sab: SharedArrayBuffer;
+  /** Where the ring starts in `sab`; every view below starts there, so offsets are ring-relative. */
+  readonly byteOffset: number;
   readonly config: RingConfig;
   readonly geometry: RingGeometry;
   readonly u8: Uint8Array;
   readonly i32: Int32Array;
   readonly f64: Float64Array;
 
-  constructor(sab: SharedArrayBuffer, config: RingConfig) {
+  constructor(sab: SharedArrayBuffer, config: RingConfig, byteOffset = 0) {
     this.sab = sab;
+    this.byteOffset = byteOffset;
     this.config = config;
     this.geometry = geometry(config.cpus, config.pagesPerCpu, config.pageBytes);
-    this.u8 = new Uint8Array(sab);
-    this.i32 = new Int32Array(sab);
-    this.f64 = new Float64Array(sab);
+    const bytes = this.geometry.totalBytes;
+    this.u8 = new Uint8Array(sab, byteOffset, bytes);
+    this.i32 = new Int32Array(sab, byteOffset, bytes / 4);
+    this.f64 = new Float64Array(sab, byteOffset, bytes / 8);
+  }
+
+  /** Checks where a ring may be placed in a buffer. */
+  static checkPlacement(sab: SharedArrayBuffer, byteOffset: number, bytes: number): void {
+    if (!Number.isInteger(byteOffset) || byteOffset < 0 || byteOffset % 64 !== 0) {
+      throw new RangeError(`byteOffset must be a non-negative multiple of 64 (got ${byteOffset})`);
+    }
+    if (byteOffset + bytes > sab.byteLength) {
+      throw new RangeError(`a ring of ${bytes} bytes at byteOffset ${byteOffset} does not fit a buffer of ${sab.byteLength} bytes`);
+    }
   }
 
   /** Reads and checks the header of a buffer made by `RingBuffer.create`, in any thread. */
-  static fromBuffer(sab: unknown): RingView {
+  static fromBuffer(sab: unknown, byteOffset = 0): RingView {
     if (!(sab instanceof SharedArrayBuffer)) {
       throw new TypeError(`a ring buffer is a SharedArrayBuffer (got ${sab === null ? 'null' : typeof sab})`);
     }
-    if (sab.byteLength < GLOBAL_HEADER_BYTES) {
-      throw new RingLayoutError(`buffer of ${sab.byteLength} bytes is smaller than a ring header (${GLOBAL_HEADER_BYTES})`);
+    RingView.checkPlacement(sab, byteOffset, 0);
+    if (sab.byteLength < byteOffset + GLOBAL_HEADER_BYTES) {
+      throw new RingLayoutError(`buffer of ${sab.byteLength} bytes has no room for a ring header at ${byteOffset}`);
     }
-    const u32 = new Uint32Array(sab, 0, GLOBAL_HEADER_BYTES / 4);
+    const u32 = new Uint32Array(sab, byteOffset, GLOBAL_HEADER_BYTES / 4);
     const magic = u32[G_MAGIC / 4]!;
     if (magic !== MAGIC) {
       throw new RingLayoutError(`not a ringtrace buffer: magic 0x${magic.toString(16)} (want 0x${MAGIC.toString(16)})`);
@@ -84,12 +99,14 @@ export class RingView {
       throw new RingLayoutError(`ring header holds an impossible configuration: ${(err as Error).message}`);
     }
     const g = geometry(config.cpus, config.pagesPerCpu, config.pageBytes);
-    if (u32[G_CPU_STRIDE / 4] !== g.cpuStride || u32[G_TOTAL_BYTES / 4] !== g.totalBytes || sab.byteLength !== g.totalBytes) {
+    // A ring alone fills its buffer exactly; a ring placed in a larger buffer must fit it.
+    const room = sab.byteLength - byteOffset;
+    if (u32[G_CPU_STRIDE / 4] !== g.cpuStride || u32[G_TOTAL_BYTES / 4] !== g.totalBytes || (byteOffset === 0 ? room !== g.totalBytes : room < g.totalBytes)) {
       throw new RingLayoutError(
-        `ring header does not match the buffer: ${sab.byteLength} bytes, header says ${u32[G_TOTAL_BYTES / 4]}, geometry needs ${g.totalBytes}`,
+        `ring header does not match the buffer: ${room} bytes from ${byteOffset}, header says ${u32[G_TOTAL_BYTES / 4]}, geometry needs ${g.totalBytes}`,
       );
     }
-    return new RingView(sab, config);
+    return new RingView(sab, config, byteOffset);
   }
 
   checkCpu(cpu: unknown): number {

@@ -8,7 +8,7 @@ describe('counter clock', () => {
   it('gives consecutive 64-bit tickets across each half-range turn and the 32-bit wrap', () => {
     const rb = RingBuffer.create({ cpus: 1, pagesPerCpu: 2, pageBytes: 256, clock: 'counter' });
     const i32 = new Int32Array(rb.buffer);
-    const clock = new CounterClock(rb.buffer);
+    const clock = new CounterClock(rb.view.i32);
     expect(clock.now()).toBe(0);
     // Skip ahead as if other threads took the tickets in between, stopping just short of
     // each epoch turn, and cross it with real calls.
@@ -59,7 +59,7 @@ describe('coarse clock', () => {
   it('follows the true time from a ticker thread, never ahead of it, and stops on close()', async () => {
     const rb = RingBuffer.create({ cpus: 1, pagesPerCpu: 2, pageBytes: 256, clock: 'coarse', coarsePeriodUs: 100 });
     try {
-      const coarse = new CoarseClock(rb.buffer);
+      const coarse = new CoarseClock(rb.view.i32);
       const precise = new HrtimeClock(rb.view.f64[G_HRTIME_ORIGIN >> 3]!);
       const first = coarse.now();
       let last = first;
@@ -79,8 +79,8 @@ describe('coarse clock', () => {
     } finally {
       await rb.close();
     }
-    const stopped = new CoarseClock(rb.buffer).now();
+    const stopped = new CoarseClock(rb.view.i32).now();
     await new Promise((r) => setTimeout(r, 5));
-    expect(new CoarseClock(rb.buffer).now()).toBe(stopped);
+    expect(new CoarseClock(rb.view.i32).now()).toBe(stopped);
   });
 });
