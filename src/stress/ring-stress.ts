@@ -5,9 +5,9 @@ import type { ClockName, ModeName } from '../ring/layout.js';
 import { prng } from '../prng.js';
 import { W_GO, W_STOP, W_WRITERS_DONE, createControl } from './stress-control.js';
 import type { ReaderStart, WriterStart } from './stress-messages.js';
-import { STRESS_STREAMS } from './stress-payload.js';
-import { type CpuReconciliation, reconcile } from './stress-verifier.js';
+import { type CpuReconciliation, reconcile } from '../check/stream-verifier.js';
 import { StressWorker } from './stress-worker.js';
+import { STRESS_STREAMS } from './stress-writer.js';
 
 export interface RingStressOptions {
   /** CPU buffers, one writer thread each (plus one reader thread). Defaults to 2. */

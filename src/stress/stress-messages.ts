@@ -5,7 +5,7 @@
  * run busy loops and do not look at their ports.
  */
 import type { StressWriterResult } from './stress-writer.js';
-import type { VerifierSummary } from './stress-verifier.js';
+import type { VerifierSummary } from '../check/stream-verifier.js';
 
 export interface WriterStart {
   readonly kind: 'writer';

@@ -1,6 +1,6 @@
 import type { ReadOptions, RingReader } from '../ring/reader.js';
 import { W_WRITERS_DONE } from './stress-control.js';
-import type { StressVerifier } from './stress-verifier.js';
+import type { StreamVerifier } from '../check/stream-verifier.js';
 
 /** Empty reads in a row before the reader sleeps: a page fills in microseconds at full speed. */
 const IDLE_SPINS = 32;
@@ -16,7 +16,7 @@ const WHILE_RUNNING: ReadOptions = { wholePages: true };
  * (tail pages and drops no page announced). Throws if that signal has not come after
  * `timeoutMs`. Returns the events delivered.
  */
-export function runStressReader(reader: RingReader, verifier: StressVerifier, control: Int32Array, timeoutMs: number): number {
+export function runStressReader(reader: RingReader, verifier: StreamVerifier, control: Int32Array, timeoutMs: number): number {
   const start = Date.now();
   let total = 0;
   let idle = 0;

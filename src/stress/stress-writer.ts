@@ -2,7 +2,15 @@ import type { CpuWriter } from '../ring/writer.js';
 import { HOOK_POINT_COUNT, type HookPoint, type InterruptHook } from '../ring/interrupt.js';
 import { prng } from '../prng.js';
 import { W_STOP } from './stress-control.js';
-import { STRESS_STREAMS, STRESS_TYPE_BASE, payloadHash, streamTag } from './stress-payload.js';
+import { MAX_STREAMS, STREAM_WORDS_BYTES, type StreamFormat, payloadHash, streamTag } from '../check/stream-payload.js';
+import type { StreamWriterCounts } from '../check/stream-verifier.js';
+
+/** Streams per CPU: stream = write depth - 1, so this is also the deepest nesting the harness injects. */
+export const STRESS_STREAMS = MAX_STREAMS;
+/** Event type of stream 0; stream s uses STRESS_TYPE_BASE + s. */
+export const STRESS_TYPE_BASE = 0x5300;
+/** The stress harness's events: one stream per nesting depth, 16-byte payloads. */
+export const STRESS_FORMAT: StreamFormat = { typeBase: STRESS_TYPE_BASE, streams: STRESS_STREAMS, payloadBytes: STREAM_WORDS_BYTES };
 
 export interface StressWriterOptions {
   /** Seeds the injection schedule (which hook calls are interrupted, how deep). */
@@ -14,7 +22,7 @@ export interface StressWriterOptions {
 }
 
 /** What one writer did, counted by the writer itself (independently of the ring's stats). */
-export interface StressWriterResult {
+export interface StressWriterResult extends StreamWriterCounts {
   readonly cpu: number;
   /** Write attempts per stream; a dropped write still consumed its seq, so this is also the next seq. */
   readonly attempts: number[];

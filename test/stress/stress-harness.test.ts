@@ -8,30 +8,30 @@ import { describe, expect, it } from 'vitest';
 import { RingBuffer } from '../../src/ring/ring-buffer.js';
 import { PAGE_HEADER_BYTES } from '../../src/ring/layout.js';
 import { RECORD_HEADER_BYTES } from '../../src/ring/event-codec.js';
-import { STRESS_STREAMS, STRESS_TYPE_BASE, payloadHash, streamTag } from '../../src/stress/stress-payload.js';
-import { StressVerifier, reconcile, type StressEvent } from '../../src/stress/stress-verifier.js';
-import { StressWriter, type StressWriterResult } from '../../src/stress/stress-writer.js';
+import { payloadHash, streamTag } from '../../src/check/stream-payload.js';
+import { StreamVerifier, reconcile, type StreamEvent } from '../../src/check/stream-verifier.js';
+import { STRESS_FORMAT, STRESS_STREAMS, STRESS_TYPE_BASE, StressWriter, type StressWriterResult } from '../../src/stress/stress-writer.js';
 import { StressWorker } from '../../src/stress/stress-worker.js';
 import { createControl } from '../../src/stress/stress-control.js';
 import { runRingStress } from '../../src/stress/ring-stress.js';
 import { testSeed } from '../seed.js';
 
 /** A crafted event: the payload the writer would make, optionally damaged. */
-function event(cpu: number, index: number, stream: number, seq: number, damage?: (w: Uint32Array) => void): StressEvent {
+function event(cpu: number, index: number, stream: number, seq: number, damage?: (w: Uint32Array) => void): StreamEvent {
   const tag = streamTag(cpu, stream);
   const words = new Uint32Array([seq >>> 0, tag, payloadHash(seq >>> 0, tag), ~seq >>> 0]);
   damage?.(words);
   return { cpu, index, type: STRESS_TYPE_BASE + stream, timestamp: index, length: 16, u32: (i) => words[i]! };
 }
 
-function feed(v: StressVerifier, events: StressEvent[]): StressVerifier {
+function feed(v: StreamVerifier, events: StreamEvent[]): StreamVerifier {
   for (const e of events) v.event(e);
   return v;
 }
 
-describe('StressVerifier', () => {
+describe('StreamVerifier', () => {
   it('accepts a clean interleaving of streams', () => {
-    const v = feed(new StressVerifier(2), [
+    const v = feed(new StreamVerifier(2, STRESS_FORMAT), [
       event(0, 0, 0, 0),
       event(0, 1, 1, 0),
       event(1, 0, 0, 0),
@@ -44,32 +44,32 @@ describe('StressVerifier', () => {
   });
 
   it('detects a torn event (one word changed, or words of two events mixed)', () => {
-    const v = feed(new StressVerifier(1), [event(0, 0, 0, 0, (w) => (w[2] = w[2]! ^ 1))]);
+    const v = feed(new StreamVerifier(1, STRESS_FORMAT), [event(0, 0, 0, 0, (w) => (w[2] = w[2]! ^ 1))]);
     expect(v.problems).toBe(1);
     expect(v.summary().failureLog[0]).toMatch(/torn/);
     const mixed = event(0, 0, 0, 5, (w) => (w[3] = ~4 >>> 0));
-    expect(feed(new StressVerifier(1), [mixed]).summary().failureLog[0]).toMatch(/torn/);
+    expect(feed(new StreamVerifier(1, STRESS_FORMAT), [mixed]).summary().failureLog[0]).toMatch(/torn/);
     const wrongCpu = event(0, 0, 0, 5, (w) => (w[1] = streamTag(1, 0)));
-    expect(feed(new StressVerifier(2), [wrongCpu]).problems).toBe(1);
+    expect(feed(new StreamVerifier(2, STRESS_FORMAT), [wrongCpu]).problems).toBe(1);
   });
 
   it('detects a duplicated event', () => {
-    const v = feed(new StressVerifier(1), [event(0, 0, 0, 0), event(0, 1, 0, 1), event(0, 2, 0, 1)]);
+    const v = feed(new StreamVerifier(1, STRESS_FORMAT), [event(0, 0, 0, 0), event(0, 1, 0, 1), event(0, 2, 0, 1)]);
     expect(v.problems).toBe(1);
     expect(v.summary().failureLog[0]).toMatch(/duplicated or reordered/);
   });
 
   it('detects reordered events within a stream', () => {
-    const v = feed(new StressVerifier(1), [event(0, 0, 0, 0), event(0, 1, 0, 2), event(0, 2, 0, 1)]);
+    const v = feed(new StreamVerifier(1, STRESS_FORMAT), [event(0, 0, 0, 0), event(0, 1, 0, 2), event(0, 2, 0, 1)]);
     expect(v.problems).toBe(1);
     expect(v.summary().failureLog[0]).toMatch(/seq 1 at index 2 after seq 2/);
   });
 
   it('detects an index gap no loss record covers, and a loss record that does not fit', () => {
-    const gap = feed(new StressVerifier(1), [event(0, 0, 0, 0), event(0, 2, 0, 1)]);
+    const gap = feed(new StreamVerifier(1, STRESS_FORMAT), [event(0, 0, 0, 0), event(0, 2, 0, 1)]);
     expect(gap.summary().failureLog[0]).toMatch(/index 2 where 1 was due/);
 
-    const covered = new StressVerifier(1);
+    const covered = new StreamVerifier(1, STRESS_FORMAT);
     covered.event(event(0, 0, 0, 0));
     covered.lost({ cpu: 0, count: 3, cause: 'overrun', beforeIndex: 4 });
     covered.event(event(0, 4, 0, 4));
@@ -78,21 +78,21 @@ describe('StressVerifier', () => {
     expect(covered.summary().failureLog).toEqual([]);
     expect(covered.summary().gapMissing).toEqual([5]);
 
-    const misplaced = new StressVerifier(1);
+    const misplaced = new StreamVerifier(1, STRESS_FORMAT);
     misplaced.event(event(0, 0, 0, 0));
     misplaced.lost({ cpu: 0, count: 3, cause: 'overrun', beforeIndex: 5 });
     expect(misplaced.summary().failureLog[0]).toMatch(/3 lost \(overrun\) before index 5, but index 1 is due/);
   });
 
   it('counts corruption reports and corruption losses as problems', () => {
-    const v = new StressVerifier(1);
+    const v = new StreamVerifier(1, STRESS_FORMAT);
     v.corrupt({ cpu: 0, pageSeq: 3, offset: 64, reason: 'test' });
     v.lost({ cpu: 0, count: 2, cause: 'corrupt', beforeIndex: 2 });
     expect(v.problems).toBe(2);
   });
 
   it('reconcile() finds seqs that vanished without a loss record, and counts that do not balance', () => {
-    const v = feed(new StressVerifier(1), [event(0, 0, 0, 0), event(0, 1, 0, 1)]);
+    const v = feed(new StreamVerifier(1, STRESS_FORMAT), [event(0, 0, 0, 0), event(0, 1, 0, 1)]);
     const writer: StressWriterResult = {
       cpu: 0,
       attempts: [3, 0, 0, 0, 0, 0, 0, 0], // seq 2 was written but never read or reported lost
@@ -118,7 +118,7 @@ describe('StressWriter and StressVerifier on a real ring, one thread', () => {
       // A huge rate makes the initial mean interval ~10 hook calls: NMIs everywhere.
       const writers = [0, 1].map((cpu) => new StressWriter(ring.writer(cpu), { seed: seed + cpu, nmiPerSecond: 3e6 }));
       const reader = ring.reader();
-      const verifier = new StressVerifier(2);
+      const verifier = new StreamVerifier(2, STRESS_FORMAT);
       for (let round = 0; round < 100; round++) {
         for (const w of writers) w.writeBatch(100);
         // Fall a little behind on purpose, so events are lost, yet free pages often
@@ -149,7 +149,7 @@ describe('StressWriter and StressVerifier on a real ring, one thread', () => {
     const payload = ring.view.pagesBase(0) + PAGE_HEADER_BYTES + RECORD_HEADER_BYTES;
     const word = (payload >> 2) + 2;
     ring.view.i32[word] = ring.view.i32[word]! ^ 0x100;
-    const verifier = new StressVerifier(1);
+    const verifier = new StreamVerifier(1, STRESS_FORMAT);
     ring.reader().drain(verifier);
     const s = verifier.summary();
     expect(s.failures).toBe(1);

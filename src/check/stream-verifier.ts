@@ -1,10 +1,9 @@
 import type { CorruptionReport, LostEvents, ReadVisitor } from '../ring/reader.js';
 import type { CpuStats } from '../ring/ring-buffer.js';
-import { STRESS_PAYLOAD_BYTES, STRESS_STREAMS, STRESS_TYPE_BASE, payloadHash, streamTag } from './stress-payload.js';
-import type { StressWriterResult } from './stress-writer.js';
+import { type StreamFormat, payloadHash, streamTag } from './stream-payload.js';
 
 /** What the verifier needs of an event: the fields of the reader's EventView. */
-export interface StressEvent {
+export interface StreamEvent {
   readonly cpu: number;
   readonly index: number;
   readonly type: number;
@@ -24,7 +23,11 @@ export interface VerifierSummary {
   readonly lostCorrupt: number[];
   /** Seqs skipped inside the streams (gaps between two seqs seen), per CPU. */
   readonly gapMissing: number[];
-  /** Next seq due per stream: `nextSeq[cpu * STRESS_STREAMS + stream]` (last seq seen + 1). */
+  /** Streams per CPU (the format's). */
+  readonly streams: number;
+  /** Events of the format's other types, per CPU. */
+  readonly others: number[];
+  /** Next seq due per stream: `nextSeq[cpu * streams + stream]` (last seq seen + 1). */
   readonly nextSeq: number[];
   /** Failed checks (payload, order, index, loss placement) and corruption reports from the reader. */
   readonly failures: number;
@@ -50,8 +53,11 @@ const TWO_31 = 2 ** 31;
  * CPU; that needs the writers' final counts (the tail of each stream) and is checked by
  * `reconcile()` once everything is drained.
  */
-export class StressVerifier implements ReadVisitor {
+export class StreamVerifier implements ReadVisitor {
   readonly cpus: number;
+  readonly format: StreamFormat;
+  private readonly streams: number;
+  private readonly others: Float64Array;
   private readonly read: Float64Array;
   private readonly lostOverrun: Float64Array;
   private readonly lostDropped: Float64Array;
@@ -64,19 +70,22 @@ export class StressVerifier implements ReadVisitor {
   private corruptReports = 0;
   private readonly failureLog: string[] = [];
 
-  constructor(cpus: number) {
+  constructor(cpus: number, format: StreamFormat) {
     this.cpus = cpus;
+    this.format = format;
+    this.streams = format.streams;
+    this.others = new Float64Array(cpus);
     this.read = new Float64Array(cpus);
     this.lostOverrun = new Float64Array(cpus);
     this.lostDropped = new Float64Array(cpus);
     this.lostCorrupt = new Float64Array(cpus);
     this.gapMissing = new Float64Array(cpus);
-    this.nextSeq = new Float64Array(cpus * STRESS_STREAMS);
+    this.nextSeq = new Float64Array(cpus * format.streams);
     this.nextIndex = new Float64Array(cpus);
     this.lastTs = new Float64Array(cpus).fill(-Infinity);
   }
 
-  event(e: StressEvent): void {
+  event(e: StreamEvent): void {
     const cpu = e.cpu;
     if (!(cpu >= 0 && cpu < this.cpus)) {
       this.fail(`event of cpu ${cpu}: no such cpu`);
@@ -91,8 +100,12 @@ export class StressVerifier implements ReadVisitor {
     const ts = e.timestamp;
     if (!(ts >= this.lastTs[cpu]!)) this.fail(`cpu ${cpu}: timestamp ${ts} at index ${index} goes back from ${this.lastTs[cpu]}`);
     this.lastTs[cpu] = ts;
-    const stream = e.type - STRESS_TYPE_BASE;
-    if (!(stream >= 0 && stream < STRESS_STREAMS) || e.length !== STRESS_PAYLOAD_BYTES) {
+    const stream = e.type - this.format.typeBase;
+    if (!(stream >= 0 && stream < this.streams) || e.length !== this.format.payloadBytes) {
+      if (this.format.otherTypes?.includes(e.type) === true) {
+        this.others[cpu]!++;
+        return;
+      }
       this.fail(`cpu ${cpu}: event ${index} has type 0x${e.type.toString(16)} and length ${e.length}`);
       return;
     }
@@ -107,7 +120,7 @@ export class StressVerifier implements ReadVisitor {
     }
     // Payloads carry seq mod 2^32; the full seq is the next one due plus the forward
     // distance, and a "distance" past 2^31 is a step back: a duplicate or a reordering.
-    const k = cpu * STRESS_STREAMS + stream;
+    const k = cpu * this.streams + stream;
     const due = this.nextSeq[k]!;
     const ahead = (seq - (due >>> 0)) >>> 0;
     if (ahead >= TWO_31) {
@@ -156,6 +169,8 @@ export class StressVerifier implements ReadVisitor {
   summary(): VerifierSummary {
     return {
       cpus: this.cpus,
+      streams: this.streams,
+      others: Array.from(this.others),
       read: Array.from(this.read),
       lostOverrun: Array.from(this.lostOverrun),
       lostDropped: Array.from(this.lostDropped),
@@ -220,7 +235,21 @@ export interface Reconciliation {
  * - the ring's own counters agree: written, read, overrun and dropped equal the counts
  *   above, dropped equals the writer's failed writes, unread is 0, nothing is corrupt.
  */
-export function reconcile(summary: VerifierSummary, writers: readonly StressWriterResult[], stats: readonly CpuStats[]): Reconciliation {
+/** What a harness's writers counted themselves, per CPU. */
+export interface StreamWriterCounts {
+  readonly cpu: number;
+  /** Write attempts per stream; a dropped write still consumed its seq, so this is also the next seq. */
+  readonly attempts: number[];
+  /** Writes per stream that were stored. */
+  readonly stored: number[];
+  /** Injected nested writes (NMIs). */
+  readonly nmis: number;
+  /** Events of the format's other types (e.g. faults) the writer attempted, and stored. */
+  readonly others?: number;
+  readonly othersStored?: number;
+}
+
+export function reconcile(summary: VerifierSummary, writers: readonly StreamWriterCounts[], stats: readonly CpuStats[]): Reconciliation {
   const log = [...summary.failureLog];
   let failures = summary.failures;
   let logged = 0;
@@ -241,20 +270,23 @@ export function reconcile(summary: VerifierSummary, writers: readonly StressWrit
     let written = 0;
     let storedByWriter = 0;
     let tail = 0;
-    for (let s = 0; s < STRESS_STREAMS; s++) {
+    for (let s = 0; s < summary.streams; s++) {
       const attempts = w.attempts[s] ?? 0;
-      const seen = summary.nextSeq[cpu * STRESS_STREAMS + s] ?? 0;
+      const seen = summary.nextSeq[cpu * summary.streams + s] ?? 0;
       written += attempts;
       storedByWriter += w.stored[s] ?? 0;
       if (seen > attempts) fail(`cpu ${cpu} stream ${s}: reader saw seq ${seen - 1}, writer made only ${attempts} attempts`);
       else tail += attempts - seen;
     }
+    // Events of other types (faults) are written and read like the rest but not sequenced.
+    written += w.others ?? 0;
+    storedByWriter += w.othersStored ?? 0;
     const read = summary.read[cpu] ?? 0;
     const overrun = summary.lostOverrun[cpu] ?? 0;
     const dropped = summary.lostDropped[cpu] ?? 0;
     const lostToCorruption = summary.lostCorrupt[cpu] ?? 0;
     const lost = overrun + dropped + lostToCorruption;
-    const missing = (summary.gapMissing[cpu] ?? 0) + tail;
+    const missing = (summary.gapMissing[cpu] ?? 0) + tail + (w.others ?? 0) - (summary.others[cpu] ?? 0);
     const unaccounted = Math.abs(written - (read + lost + st.unread));
     unaccountedTotal += unaccounted;
     if (missing !== lost) fail(`cpu ${cpu}: ${missing} seqs never arrived but ${lost} events were reported lost`);

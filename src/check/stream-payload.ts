@@ -1,5 +1,6 @@
 /**
- * The payload of every stress event: four u32 words derived from a per-CPU, per-stream
+ * The sequenced-stream payload: the first four u32 words of every event the stress
+ * harness and the simulated machine write, derived from a per-CPU, per-stream
  * sequence number, so that a lost, duplicated, reordered or torn event is detected, not
  * just counted (the Disruptor stress test checks `a == sequence + 13` the same way).
  *
@@ -14,15 +15,24 @@
  * (outermost) writes, stream d the writes injected at depth d + 1. Writes of one depth
  * never overlap (a write at depth d can only be interrupted by deeper ones), so within a
  * stream the reservation order is the seq order and the reader must see seqs increase.
- * The event type is STRESS_TYPE_BASE + stream.
+ * The event type is the format's typeBase + stream.
  */
 
-/** Streams per CPU: stream = write depth - 1, so this is also the deepest nesting the harness injects. */
-export const STRESS_STREAMS = 8;
-/** Event type of stream 0; stream s uses STRESS_TYPE_BASE + s. */
-export const STRESS_TYPE_BASE = 0x5300;
-/** Payload bytes of a stress event: four u32 words. */
-export const STRESS_PAYLOAD_BYTES = 16;
+/** Most streams a CPU may have (the stress harness: one per nesting depth; the machine: one per context level). */
+export const MAX_STREAMS = 8;
+/** Bytes of the four stream words; an event's payload may carry more after them. */
+export const STREAM_WORDS_BYTES = 16;
+
+/** How one harness lays its streams out: which event types, how many streams, how long. */
+export interface StreamFormat {
+  /** Event type of stream 0; stream s is typeBase + s. */
+  readonly typeBase: number;
+  readonly streams: number;
+  /** Exact payload length of a stream event (at least STREAM_WORDS_BYTES). */
+  readonly payloadBytes: number;
+  /** Other event types that may appear in the trace: counted, index-checked, not sequenced. */
+  readonly otherTypes?: readonly number[];
+}
 
 export function streamTag(cpu: number, stream: number): number {
   return ((cpu << 16) | stream) >>> 0;

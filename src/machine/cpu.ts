@@ -1,0 +1,224 @@
+import { prng } from '../prng.js';
+import type { CpuWriter } from '../ring/writer.js';
+import { INSN_BYTES } from './code-page.js';
+import { FetchModel, type FetchModelOptions } from './fetch-model.js';
+import { Insn, decode, formatBytes } from './instruction.js';
+import { Context, InterruptPoint, Ipi, interruptPointNames } from './interrupts.js';
+import type { MachineMemory } from './machine-memory.js';
+import { FunctionTracer, MachineEvent } from './tracer.js';
+
+/** A fault: the CPU executed bytes that are not an instruction (the simulated crash). */
+export interface FaultRecord {
+  readonly cpu: number;
+  readonly site: number;
+  readonly bytes: string;
+  readonly context: string;
+  readonly timestamp: number;
+  readonly reason: string;
+}
+
+/**
+ * What a CPU does when it executes int3 at a site: the patching protocol installs it
+ * (next issue). It returns whether it handled the trap; an unhandled int3 is a fault.
+ */
+export type BreakpointHandler = (cpu: Cpu, site: number) => boolean;
+
+export interface CpuOptions {
+  readonly cpu: number;
+  readonly seed: number;
+  /** Sites the NMI handler executes: its own traced functions (may be the very sites being patched). */
+  readonly nmiSites?: readonly number[];
+  /** Sites the function tracer itself calls: traced from inside the tracer, they exercise the recursion guard. */
+  readonly tracerSites?: readonly number[];
+  /** The fetch model of cross-modifying code. */
+  readonly fetch?: FetchModelOptions;
+  /** Probability that the workload idles (hlt) instead of calling a function. Defaults to 0. */
+  readonly idleProbability?: number;
+  /** How long one idle sleeps at most, ms (an IPI wakes it sooner). Defaults to 1. */
+  readonly idleMs?: number;
+}
+
+const FAULT_LOG_LIMIT = 100;
+
+/**
+ * One simulated CPU: runs a seeded workload of function calls, each an execution of a
+ * call site in the code page through this CPU's fetch model; takes NMIs at every
+ * interrupt point and IPIs where IRQs are enabled; records what the tracer traces in its
+ * ring buffer. The CPU worker runs `run()`; tests drive `step()` and the handlers directly.
+ */
+export class Cpu {
+  readonly id: number;
+  readonly memory: MachineMemory;
+  readonly fetchModel: FetchModel;
+  readonly tracer: FunctionTracer;
+  readonly writer: CpuWriter;
+  readonly random: () => number;
+  readonly faults: FaultRecord[] = [];
+  /** NMIs taken, by the interrupt point they arrived at. */
+  readonly nmisAt = new Float64Array(interruptPointNames.length);
+  breakpointHandler: BreakpointHandler | null = null;
+  private readonly nmiSites: readonly number[];
+  private readonly idleProbability: number;
+  private readonly idleMs: number;
+  private readonly sites: number;
+  private readonly bytes = new Uint8Array(INSN_BYTES);
+  private context: Context = Context.normal;
+  private irqsOn = true;
+  private inNmi = false;
+
+  constructor(memory: MachineMemory, options: CpuOptions) {
+    this.id = options.cpu;
+    this.memory = memory;
+    this.sites = memory.code.sites;
+    this.random = prng(options.seed);
+    this.fetchModel = new FetchModel(this.sites, prng(options.seed ^ 0x5f3759df), options.fetch);
+    this.nmiSites = options.nmiSites ?? [];
+    this.idleProbability = options.idleProbability ?? 0;
+    this.idleMs = options.idleMs ?? 1;
+    this.writer = memory.ring.writer(this.id, { hook: () => this.interruptPoint(InterruptPoint.ringWrite) });
+    this.tracer = new FunctionTracer(this, options.tracerSites ?? []);
+    memory.irq.setContext(this.id, Context.normal);
+    memory.irq.setIrqsEnabled(this.id, true);
+  }
+
+  get currentContext(): Context {
+    return this.context;
+  }
+
+  get irqsEnabled(): boolean {
+    return this.irqsOn;
+  }
+
+  /** Runs the workload until the machine asks every CPU to stop. */
+  run(): void {
+    const memory = this.memory;
+    while (!memory.stopRequested()) {
+      for (let i = 0; i < 256; i++) this.step();
+    }
+  }
+
+  /** One workload step: an interrupt point, then a function call (or an idle spell). */
+  step(): void {
+    this.interruptPoint(InterruptPoint.betweenSites);
+    if (this.idleProbability > 0 && this.random() < this.idleProbability) {
+      this.idle();
+      return;
+    }
+    this.execute(Math.floor(this.random() * this.sites));
+  }
+
+  /** Executes the call site `site`: fetch through the fetch model, decode, act. */
+  execute(site: number): void {
+    const irq = this.memory.irq;
+    irq.count(this.id, 'sitesExecuted');
+    this.fetchModel.fetch(this.memory.code, site, this.bytes);
+    switch (decode(site, this.bytes)) {
+      case Insn.nop5:
+        return;
+      case Insn.callTracer:
+        this.tracer.trace(site);
+        return;
+      case Insn.int3:
+        this.trap(site);
+        return;
+      default:
+        this.fault(site, 'torn or invalid instruction');
+    }
+  }
+
+  /** An interrupt point: take a pending NMI (always, unless in one) and IPIs (if IRQs are enabled). */
+  interruptPoint(point: InterruptPoint): void {
+    const irq = this.memory.irq;
+    if (!this.inNmi && irq.nmiPending(this.id) && irq.takeNmi(this.id)) this.nmi(point);
+    if (this.irqsOn && irq.ipiPending(this.id)) this.irqEntry();
+  }
+
+  /** Disables or enables IRQs (local_irq_disable / enable); enabling is an interrupt point. */
+  setIrqs(enabled: boolean): void {
+    this.irqsOn = enabled;
+    this.memory.irq.setIrqsEnabled(this.id, enabled);
+  }
+
+  /** hlt: sleep until an IPI or the idle spell ends, then take what is pending. */
+  idle(): void {
+    this.memory.irq.sleep(this.id, this.idleMs);
+    this.interruptPoint(InterruptPoint.idle);
+  }
+
+  private enter(context: Context): Context {
+    const previous = this.context;
+    this.context = context;
+    this.memory.irq.setContext(this.id, context);
+    return previous;
+  }
+
+  private leave(previous: Context): void {
+    this.context = previous;
+    this.memory.irq.setContext(this.id, previous);
+    // iret: the return from an interrupt handler is serializing.
+    this.fetchModel.serialize();
+  }
+
+  /** The NMI handler: its own traced functions, then a serializing return. NMIs do not nest. */
+  private nmi(point: InterruptPoint): void {
+    this.inNmi = true;
+    this.memory.irq.setInNmi(this.id, true);
+    this.memory.irq.count(this.id, 'nmisTaken');
+    this.nmisAt[point]!++;
+    const previous = this.enter(Context.nmi);
+    try {
+      for (const site of this.nmiSites) this.execute(site);
+    } finally {
+      this.inNmi = false;
+      this.memory.irq.setInNmi(this.id, false);
+      this.leave(previous);
+    }
+  }
+
+  /** IRQ entry with IRQs disabled inside (NMIs may still arrive), handling every pending IPI. */
+  private irqEntry(): void {
+    const irq = this.memory.irq;
+    const previous = this.enter(Context.irq);
+    this.irqsOn = false;
+    try {
+      const bits = irq.takeIpis(this.id);
+      this.interruptPoint(InterruptPoint.irqHandler);
+      if ((bits & Ipi.syncCore) !== 0) {
+        // sync_core: serialize, then acknowledge (the sender is waiting).
+        this.fetchModel.serialize();
+        irq.acknowledgeSync(this.id);
+      }
+    } finally {
+      this.irqsOn = true;
+      this.leave(previous);
+    }
+  }
+
+  /** int3: the installed breakpoint handler, if any; its return is serializing. */
+  private trap(site: number): void {
+    const handler = this.breakpointHandler;
+    this.interruptPoint(InterruptPoint.breakpoint);
+    const handled = handler !== null && handler(this, site);
+    this.fetchModel.serialize();
+    if (!handled) this.fault(site, 'int3 with no breakpoint handler for this site');
+  }
+
+  /** Records a fault: counted, logged (the first 100), and written to the trace as an event. */
+  private fault(site: number, reason: string): void {
+    const irq = this.memory.irq;
+    irq.count(this.id, 'faults');
+    const timestamp = this.memory.ring.cpuStats(this.id).lastTimestamp;
+    if (this.faults.length < FAULT_LOG_LIMIT) {
+      this.faults.push({
+        cpu: this.id,
+        site,
+        bytes: formatBytes(this.bytes),
+        context: ['normal', 'irq', 'nmi'][this.context]!,
+        timestamp,
+        reason,
+      });
+    }
+    const b = this.bytes;
+    this.writer.write(MachineEvent.fault, site, this.context, b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24), b[4]!);
+  }
+}
