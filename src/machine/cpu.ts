@@ -36,6 +36,8 @@ export interface CpuOptions {
   readonly idleProbability?: number;
   /** How long one idle sleeps at most, ms (an IPI wakes it sooner). Defaults to 1. */
   readonly idleMs?: number;
+  /** Fault injection for tests: throw after this many steps. Defaults to never (-1). */
+  readonly crashAfterSteps?: number;
 }
 
 const FAULT_LOG_LIMIT = 100;
@@ -57,6 +59,14 @@ export class Cpu {
   /** NMIs taken, by the interrupt point they arrived at. */
   readonly nmisAt = new Float64Array(interruptPointNames.length);
   breakpointHandler: BreakpointHandler | null = null;
+  /**
+   * A deterministic NMI schedule for tests: asked at every interrupt point, before the NMI
+   * line is looked at; returning true raises this CPU's NMI line right there.
+   */
+  nmiSchedule: ((point: InterruptPoint) => boolean) | null = null;
+  /** Fault events attempted and stored (they are trace events too). */
+  faultEvents = 0;
+  faultEventsStored = 0;
   private readonly nmiSites: readonly number[];
   private readonly idleProbability: number;
   private readonly idleMs: number;
@@ -65,6 +75,7 @@ export class Cpu {
   private context: Context = Context.normal;
   private irqsOn = true;
   private inNmi = false;
+  private stepsLeft: number;
 
   constructor(memory: MachineMemory, options: CpuOptions) {
     this.id = options.cpu;
@@ -75,6 +86,7 @@ export class Cpu {
     this.nmiSites = options.nmiSites ?? [];
     this.idleProbability = options.idleProbability ?? 0;
     this.idleMs = options.idleMs ?? 1;
+    this.stepsLeft = options.crashAfterSteps ?? -1;
     this.writer = memory.ring.writer(this.id, { hook: () => this.interruptPoint(InterruptPoint.ringWrite) });
     this.tracer = new FunctionTracer(this, options.tracerSites ?? []);
     memory.irq.setContext(this.id, Context.normal);
@@ -99,6 +111,7 @@ export class Cpu {
 
   /** One workload step: an interrupt point, then a function call (or an idle spell). */
   step(): void {
+    if (this.stepsLeft >= 0 && this.stepsLeft-- === 0) throw new Error(`cpu ${this.id}: injected crash`);
     this.interruptPoint(InterruptPoint.betweenSites);
     if (this.idleProbability > 0 && this.random() < this.idleProbability) {
       this.idle();
@@ -129,6 +142,7 @@ export class Cpu {
   /** An interrupt point: take a pending NMI (always, unless in one) and IPIs (if IRQs are enabled). */
   interruptPoint(point: InterruptPoint): void {
     const irq = this.memory.irq;
+    if (this.nmiSchedule !== null && this.nmiSchedule(point)) irq.raiseNmi(this.id);
     if (!this.inNmi && irq.nmiPending(this.id) && irq.takeNmi(this.id)) this.nmi(point);
     if (this.irqsOn && irq.ipiPending(this.id)) this.irqEntry();
   }
@@ -141,6 +155,8 @@ export class Cpu {
 
   /** hlt: sleep until an IPI or the idle spell ends, then take what is pending. */
   idle(): void {
+    // A machine that is stopping does not go back to sleep (its kick IPI may be taken already).
+    if (this.memory.stopRequested()) return;
     this.memory.irq.sleep(this.id, this.idleMs);
     this.interruptPoint(InterruptPoint.idle);
   }
@@ -219,6 +235,9 @@ export class Cpu {
       });
     }
     const b = this.bytes;
-    this.writer.write(MachineEvent.fault, site, this.context, b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24), b[4]!);
+    this.faultEvents++;
+    if (this.writer.write(MachineEvent.fault, site, this.context, b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24), b[4]!)) {
+      this.faultEventsStored++;
+    }
   }
 }

@@ -9,6 +9,7 @@
  * | 0   | i32   | NMI line        | NMI source (raise)        | the CPU (take)       | Atomics.store 1 / Atomics.exchange 0  |
  * | 4   | i32   | IPI pending bits| any sender                | the CPU (take, sleep)| Atomics.or + notify / exchange, wait  |
  * | 8   | f64   | NMIs raised     | NMI source                | stats                | plain (one source per machine)        |
+ * | 16  | f64   | NMIs coalesced  | NMI source                | stats                | plain (a raise while the line was up) |
  * | 64  | i32   | sync ack round  | the CPU (sync_core)       | the sync sender      | Atomics.store / Atomics.load          |
  * | 68  | i32   | context level   | the CPU                   | observers, stats     | plain (racy getter)                   |
  * | 72  | i32   | IRQs enabled    | the CPU                   | observers            | plain (racy getter)                   |
@@ -29,6 +30,7 @@ export const IRQ_BLOCK_BYTES = 128;
 const NMI_LINE = 0;
 const IPI_PENDING = 4;
 const NMIS_RAISED = 8;
+const NMIS_COALESCED = 16;
 const SYNC_ACK = 64;
 const CONTEXT = 68;
 const IRQS_ENABLED = 72;
@@ -107,11 +109,15 @@ export class InterruptBlocks {
 
   // ---- senders (any thread) -------------------------------------------------
 
-  /** Raises the CPU's NMI line. Pending NMIs do not queue: the line is one bit. */
-  raiseNmi(cpu: number): void {
-    this.f64[this.d(cpu, NMIS_RAISED)]! += 1;
+  /**
+   * Raises the CPU's NMI line. Pending NMIs do not queue: the line is one bit, so a raise
+   * while it is still up coalesces with the pending one. Returns whether the line was down.
+   */
+  raiseNmi(cpu: number): boolean {
     // Pairs with the CPU's Atomics.exchange in takeNmi().
-    Atomics.store(this.i32, this.w(cpu, NMI_LINE), 1);
+    const wasUp = Atomics.exchange(this.i32, this.w(cpu, NMI_LINE), 1) !== 0;
+    this.f64[this.d(cpu, wasUp ? NMIS_COALESCED : NMIS_RAISED)]! += 1;
+    return !wasUp;
   }
 
   /** Posts IPI bits to a CPU and wakes it if it sleeps (hlt). */
@@ -250,6 +256,7 @@ export class InterruptBlocks {
     const f = (off: number): number => this.f64[this.d(cpu, off)]!;
     return {
       nmisRaised: f(NMIS_RAISED),
+      nmisCoalesced: f(NMIS_COALESCED),
       nmisTaken: f(NMIS_TAKEN),
       ipisTaken: f(IPIS_TAKEN),
       faults: f(FAULTS),
@@ -264,6 +271,7 @@ const COUNTERS = { nmisTaken: NMIS_TAKEN, faults: FAULTS, sitesExecuted: SITES_E
 
 export interface CpuInterruptCounters {
   readonly nmisRaised: number;
+  readonly nmisCoalesced: number;
   readonly nmisTaken: number;
   readonly ipisTaken: number;
   readonly faults: number;

@@ -114,9 +114,28 @@ export class MachineMemory {
     return Atomics.load(this.control, M_STOP >> 2) !== 0;
   }
 
+  /** Sleeps until stop is requested or the timeout passes (worker threads only). */
+  waitForStop(timeoutMs: number): void {
+    Atomics.wait(this.control, M_STOP >> 2, 0, timeoutMs);
+  }
+
+  enterRunning(): void {
+    Atomics.add(this.control, M_RUNNING >> 2, 1);
+  }
+
+  leaveRunning(): void {
+    Atomics.sub(this.control, M_RUNNING >> 2, 1);
+  }
+
+  /** CPUs inside their run loop now. */
+  running(): number {
+    return Atomics.load(this.control, M_RUNNING >> 2);
+  }
+
   /** Asks every CPU to stop, and kicks the sleeping ones. */
   requestStop(): void {
     Atomics.store(this.control, M_STOP >> 2, 1);
+    Atomics.notify(this.control, M_STOP >> 2);
     for (let cpu = 0; cpu < this.cpus; cpu++) this.irq.sendIpi(cpu, Ipi.kick);
   }
 }

@@ -34,8 +34,9 @@ export class FunctionTracer {
   private readonly active = new Uint8Array(3);
   /** Next seq per context level (the stream). */
   readonly seq = new Float64Array(3);
-  /** Events attempted per stream (dropped ones included), for reconciliation. */
+  /** Events attempted per stream (dropped ones included), and stored, for reconciliation. */
   readonly attempts = new Float64Array(3);
+  readonly stored = new Float64Array(3);
 
   constructor(cpu: Cpu, helperSites: readonly number[]) {
     this.cpu = cpu;
@@ -71,6 +72,7 @@ export class FunctionTracer {
         i32[k + 4] = site;
         i32[k + 5] = level;
         w.commit();
+        this.stored[level]! += 1;
       }
     } finally {
       this.active[level] = 0;

@@ -1,0 +1,302 @@
+import { Piscina } from 'piscina';
+import { prng } from '../prng.js';
+import type { ClockName, ModeName } from '../ring/layout.js';
+import type { RingReader } from '../ring/reader.js';
+import { StreamVerifier, reconcile, type Reconciliation } from '../check/stream-verifier.js';
+import { compiledWorkerPath } from '../worker-path.js';
+import type { CpuResult, CpuStart } from './cpu-task.js';
+import type { FaultRecord } from './cpu.js';
+import type { CodePage } from './code-page.js';
+import type { FetchModelOptions } from './fetch-model.js';
+import { interruptPointNames, type SyncResult } from './interrupts.js';
+import { MachineMemory } from './machine-memory.js';
+import type { NmiSourceResult, NmiSourceStart } from './nmi-source.js';
+import { FUNCTION_ENTRY_BYTES, MachineEvent } from './tracer.js';
+import type { StreamFormat } from '../check/stream-payload.js';
+
+/** The machine's trace: one stream per context level, plus fault events. */
+export const MACHINE_FORMAT: StreamFormat = {
+  typeBase: MachineEvent.functionEntry,
+  streams: 3,
+  payloadBytes: FUNCTION_ENTRY_BYTES,
+  otherTypes: [MachineEvent.fault],
+};
+
+export interface MachineOptions {
+  /** CPUs, one worker thread each. Defaults to 2. */
+  readonly cpus?: number;
+  /** Call sites in the code page. Defaults to 20,000. */
+  readonly sites?: number;
+  /** Sites set to CALL at boot: all, none, or a fraction chosen by the seed. Defaults to all. */
+  readonly traced?: 'all' | 'none' | number;
+  /** Fraction of sites marked notrace (never patched, never traced). Defaults to 0.01. */
+  readonly notraceFraction?: number;
+  /** NMIs per second raised on each CPU. Defaults to 10,000. */
+  readonly nmiPerSecond?: number;
+  /** Sites the NMI handler executes. Defaults to sites 0..3. */
+  readonly nmiSites?: readonly number[];
+  /** Sites the function tracer calls itself (recursion guard). Defaults to none. */
+  readonly tracerSites?: readonly number[];
+  /** Seed of everything random (workloads, NMI arrivals, fetch model). Defaults to a random seed. */
+  readonly seed?: number;
+  readonly fetch?: FetchModelOptions;
+  /** Probability that a workload step idles (hlt). Defaults to 0.001. */
+  readonly idleProbability?: number;
+  /** Longest idle spell, ms. Defaults to 0.2. */
+  readonly idleMs?: number;
+  readonly ring?: {
+    readonly pagesPerCpu?: number;
+    readonly pageBytes?: number;
+    readonly mode?: ModeName;
+    readonly clock?: ClockName;
+  };
+  /** Bound on starting and stopping the CPUs, ms. Defaults to 30,000. */
+  readonly timeoutMs?: number;
+  /** Fault injection for tests: this CPU throws after this many workload steps. */
+  readonly crash?: { readonly cpu: number; readonly afterSteps: number };
+}
+
+export interface MachineReport {
+  readonly seed: number;
+  readonly cpus: number;
+  readonly sites: number;
+  readonly seconds: number;
+  /** Events the CPUs attempted (function entries and faults). */
+  readonly events: number;
+  readonly read: number;
+  readonly overrun: number;
+  readonly dropped: number;
+  readonly unread: number;
+  readonly unaccounted: number;
+  /** Failed checks and corruption reports. */
+  readonly corrupt: number;
+  readonly faults: number;
+  readonly nmis: number;
+  /** NMIs raised while the line was down, and raises that coalesced with a pending one. */
+  readonly nmisRaised: number;
+  readonly nmisCoalesced: number;
+  readonly ipis: number;
+  readonly maxNesting: number;
+  readonly recursionSkipped: number;
+  readonly sitesExecuted: number;
+  readonly nmisAt: Record<string, number>;
+  readonly faultLog: FaultRecord[];
+  readonly failures: string[];
+}
+
+/**
+ * Boot-time code page: each site notrace with probability `notraceFraction`, and CALL with
+ * probability `tracedFraction` unless notrace (notrace sites stay NOP5 forever). Seeded.
+ */
+export function layoutCodePage(code: CodePage, seed: number, tracedFraction: number, notraceFraction: number): void {
+  const layout = prng(seed ^ 0x1badb002);
+  for (let site = 0; site < code.sites; site++) {
+    const notrace = layout() < notraceFraction;
+    code.initialiseSite(site, layout() < tracedFraction, notrace);
+  }
+}
+
+function check(name: string, value: number, min: number, max: number, integer: boolean): number {
+  if (typeof value !== 'number') throw new TypeError(`options.${name} must be a number (got ${typeof value})`);
+  if (!(value >= min && value <= max) || (integer && !Number.isInteger(value))) {
+    throw new RangeError(`options.${name} must be ${integer ? 'an integer' : 'a number'} between ${min} and ${max} (got ${value})`);
+  }
+  return value;
+}
+
+/**
+ * The simulated machine: N CPU worker threads (long tasks on a piscina pool of exactly
+ * N + 1 threads, the last one the NMI source) over one SharedArrayBuffer holding the
+ * control block, the interrupt blocks, the code page and the per-CPU ring buffers. The
+ * main thread consumes and checks the trace while it runs.
+ */
+export class Machine {
+  readonly memory: MachineMemory;
+  readonly seed: number;
+  private readonly pool: Piscina;
+  private readonly tasks: Array<Promise<CpuResult>>;
+  private readonly source: Promise<NmiSourceResult>;
+  private readonly failures: string[] = [];
+  private readonly reader: RingReader;
+  private readonly verifier: StreamVerifier;
+  private readonly poller: NodeJS.Timeout;
+  private readonly timeoutMs: number;
+  private readonly startedAt = performance.now();
+  private stopped: Promise<MachineReport> | null = null;
+
+  private constructor(memory: MachineMemory, seed: number, options: MachineOptions, timeoutMs: number) {
+    this.memory = memory;
+    this.seed = seed;
+    this.timeoutMs = timeoutMs;
+    const cpus = memory.cpus;
+    const random = prng(seed);
+    this.pool = new Piscina({
+      filename: compiledWorkerPath('machine-task'),
+      minThreads: cpus + 1,
+      maxThreads: cpus + 1,
+      idleTimeout: 0,
+      execArgv: [],
+      atomics: 'disabled',
+    });
+    // The reader consumes in the main thread, page by page, while the CPUs run.
+    this.reader = memory.ring.reader();
+    this.verifier = new StreamVerifier(cpus, MACHINE_FORMAT);
+    this.poller = setInterval(() => this.reader.read(this.verifier, { wholePages: true }), 2);
+    const nmiSites = options.nmiSites ?? [0, 1, 2, 3].filter((s) => s < memory.code.sites);
+    this.tasks = [];
+    for (let cpu = 0; cpu < cpus; cpu++) {
+      const start: CpuStart = {
+        kind: 'cpu',
+        buffer: memory.sab,
+        cpu,
+        seed: (random() * 2 ** 32) >>> 0,
+        nmiSites,
+        tracerSites: options.tracerSites ?? [],
+        fetch: options.fetch ?? {},
+        idleProbability: options.idleProbability ?? 0.001,
+        idleMs: options.idleMs ?? 0.2,
+        crashAfterSteps: options.crash?.cpu === cpu ? options.crash.afterSteps : -1,
+      };
+      this.tasks.push(this.watch(this.pool.run(start) as Promise<CpuResult>, `cpu ${cpu}`));
+    }
+    const source: NmiSourceStart = {
+      kind: 'nmi-source',
+      buffer: memory.sab,
+      seed: (random() * 2 ** 32) >>> 0,
+      nmiPerSecond: options.nmiPerSecond ?? 10_000,
+    };
+    this.source = this.watch(this.pool.run(source) as Promise<NmiSourceResult>, 'the NMI source');
+  }
+
+  /** Boots the machine and returns once every CPU runs. Options are validated. */
+  static async start(options: MachineOptions = {}): Promise<Machine> {
+    const cpus = check('cpus', options.cpus ?? 2, 1, 64, true);
+    const sites = check('sites', options.sites ?? 20_000, 1, 1_000_000, true);
+    const seed = (options.seed ?? Math.random() * 2 ** 32) >>> 0;
+    check('nmiPerSecond', options.nmiPerSecond ?? 10_000, 0, 1e6, false);
+    const notraceFraction = check('notraceFraction', options.notraceFraction ?? 0.01, 0, 1, false);
+    const traced = options.traced ?? 'all';
+    const tracedFraction = traced === 'all' ? 1 : traced === 'none' ? 0 : check('traced', traced, 0, 1, false);
+    for (const s of [...(options.nmiSites ?? []), ...(options.tracerSites ?? [])]) check('nmiSites/tracerSites entry', s, 0, sites - 1, true);
+    const timeoutMs = check('timeoutMs', options.timeoutMs ?? 30_000, 1, 2 ** 31 - 1, true);
+    const memory = MachineMemory.create(cpus, sites, {
+      pagesPerCpu: options.ring?.pagesPerCpu ?? 256,
+      pageBytes: options.ring?.pageBytes ?? 4096,
+      mode: options.ring?.mode ?? 'overwrite',
+      clock: options.ring?.clock ?? 'hrtime',
+    });
+    layoutCodePage(memory.code, seed, tracedFraction, notraceFraction);
+    const machine = new Machine(memory, seed, options, timeoutMs);
+    try {
+      await machine.untilRunning(cpus);
+    } catch (err) {
+      await machine.stop().catch(() => undefined);
+      throw err;
+    }
+    return machine;
+  }
+
+  /** One sync_core round from the main thread to `targets` (default: every CPU). */
+  async syncCore(targets: readonly number[] = [...Array(this.memory.cpus).keys()], timeoutMs = 1000): Promise<SyncResult> {
+    return this.memory.irq.syncCoreAsync(targets, timeoutMs);
+  }
+
+  /** Runs for `seconds`, then stops and reports. */
+  async runFor(seconds: number): Promise<MachineReport> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, seconds * 1000);
+      // A CPU failure ends the wait at once.
+      void Promise.all([...this.tasks, this.source]).catch(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    return this.stop();
+  }
+
+  /**
+   * Stops every CPU and the NMI source, drains and checks the trace, and reports. Rejects,
+   * naming the CPU, if one failed; no thread outlives it either way.
+   */
+  stop(): Promise<MachineReport> {
+    this.stopped ??= this.shutdown();
+    return this.stopped;
+  }
+
+  private async shutdown(): Promise<MachineReport> {
+    const memory = this.memory;
+    memory.requestStop();
+    clearInterval(this.poller);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.timeoutMs)));
+      const settled = await Promise.race([Promise.allSettled([...this.tasks, this.source]), deadline]);
+      if (settled === 'timeout') throw new Error(`the machine did not stop within ${this.timeoutMs} ms (${memory.running()} CPUs still running)`);
+      if (this.failures.length > 0) throw new Error(this.failures.join('; '));
+      const results = (settled.slice(0, memory.cpus) as Array<PromiseFulfilledResult<CpuResult>>).map((r) => r.value);
+      const source = (settled[memory.cpus] as PromiseFulfilledResult<NmiSourceResult>).value;
+      this.reader.drain(this.verifier);
+      return this.report(results, source);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      this.reader.close();
+      await this.pool.destroy();
+    }
+  }
+
+  private report(results: CpuResult[], source: NmiSourceResult): MachineReport {
+    const memory = this.memory;
+    const stats = memory.ring.stats();
+    const rec: Reconciliation = reconcile(this.verifier.summary(), results, stats);
+    const failures = [...rec.failureLog];
+    const counters = [...Array(memory.cpus).keys()].map((cpu) => memory.irq.counters(cpu));
+    const sum = <T>(xs: T[], f: (x: T) => number): number => xs.reduce((a, x) => a + f(x), 0);
+    const raised = sum(source.raised, (n) => n);
+    const counted = sum(counters, (c) => c.nmisRaised + c.nmisCoalesced);
+    if (raised !== counted) failures.push(`the NMI source raised ${raised} NMIs, the interrupt blocks counted ${counted}`);
+    const nmisAt: Record<string, number> = {};
+    interruptPointNames.forEach((name, i) => (nmisAt[name] = sum(results, (r) => r.nmisAt[i] ?? 0)));
+    return {
+      seed: this.seed,
+      cpus: memory.cpus,
+      sites: memory.code.sites,
+      seconds: (performance.now() - this.startedAt) / 1000,
+      events: sum(rec.perCpu, (c) => c.written),
+      read: sum(rec.perCpu, (c) => c.read),
+      overrun: sum(rec.perCpu, (c) => c.overrun),
+      dropped: sum(rec.perCpu, (c) => c.dropped),
+      unread: sum(rec.perCpu, (c) => c.unread),
+      unaccounted: rec.unaccounted,
+      corrupt: rec.failures + rec.corruptReports + (raised !== counted ? 1 : 0),
+      faults: sum(counters, (c) => c.faults),
+      nmis: sum(counters, (c) => c.nmisTaken),
+      nmisRaised: sum(counters, (c) => c.nmisRaised),
+      nmisCoalesced: sum(counters, (c) => c.nmisCoalesced),
+      ipis: sum(counters, (c) => c.ipisTaken),
+      maxNesting: Math.max(...stats.map((s) => s.maxNesting)),
+      recursionSkipped: sum(counters, (c) => c.recursionSkips),
+      sitesExecuted: sum(counters, (c) => c.sitesExecuted),
+      nmisAt,
+      faultLog: results.flatMap((r) => r.faults).slice(0, 100),
+      failures,
+    };
+  }
+
+  /** Records a task's failure (naming it) and stops the machine; the promise keeps its rejection. */
+  private watch<T>(task: Promise<T>, name: string): Promise<T> {
+    task.catch((err: unknown) => {
+      this.failures.push(`${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.memory.requestStop();
+    });
+    return task;
+  }
+
+  private async untilRunning(cpus: number): Promise<void> {
+    const deadline = performance.now() + this.timeoutMs;
+    while (this.memory.running() < cpus) {
+      if (this.failures.length > 0) throw new Error(this.failures.join('; '));
+      if (performance.now() > deadline) throw new Error(`only ${this.memory.running()} of ${cpus} CPUs started within ${this.timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  }
+}
