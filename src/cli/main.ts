@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, UsageError, takeVerdict } from './exit-codes.js';
 import { registerStress } from './commands/stress.js';
 import { registerBench } from './commands/bench.js';
+import { registerMachine } from './commands/machine.js';
 
 /** Builds the command tree; each command module registers its own subcommands. */
 export function buildProgram(): Command {
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerStress(program);
+  registerMachine(program);
   registerBench(program);
   return program;
 }

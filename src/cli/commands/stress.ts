@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { ExitCode, setVerdict } from '../exit-codes.js';
 import { integerIn, numberIn, oneOf } from '../parse.js';
+import { count, millions, table } from '../format.js';
 import { runRingStress, type RingStressResult } from '../../stress/ring-stress.js';
 import type { ClockName, ModeName } from '../../ring/layout.js';
 import { MAX_PAGES_PER_CPU, MAX_PAGE_BYTES, MIN_PAGES_PER_CPU, MIN_PAGE_BYTES } from '../../ring/layout.js';
@@ -78,14 +79,6 @@ export function registerStress(program: Command): void {
       process.stdout.write(flags.json === true ? `${JSON.stringify(result)}\n` : formatResult(result));
       if (result.corrupt !== 0 || result.unaccounted !== 0) setVerdict(ExitCode.checkFailed);
     });
-}
-
-const count = new Intl.NumberFormat('en-US');
-const millions = (n: number): string => `${(n / 1e6).toFixed(1)} M`;
-
-function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n');
 }
 
 function formatResult(r: RingStressResult): string {
