@@ -1,0 +1,125 @@
+/**
+ * The messages between the benchmark's main thread and its workers: the start message
+ * each worker gets as `workerData`, and what it posts back. Tagged unions only.
+ *
+ *   main                          worker
+ *    | -- new Worker(workerData: BenchStart) -->|
+ *    |<-------------- { kind: 'ready' } --------|  views built, loop compiled
+ *    | -- control.go() (threaded runs only) --> |
+ *    |<-- { kind: 'done', outcome } ------------|  or { kind: 'failed', message }
+ *    | -- terminate() (always, in finally) ---> |
+ */
+
+export const SINGLE_BENCHES = [
+  'ceiling-raw-stores',
+  'clock-hrtime',
+  'writer-counter',
+  'writer-hrtime',
+  'writer-counter-hook-noop',
+  'writer-counter-hookless',
+  'pino-devnull',
+  'heap-growth-10M-writes',
+] as const;
+export type SingleBenchName = (typeof SINGLE_BENCHES)[number];
+
+export type BenchStart =
+  | {
+      readonly kind: 'single';
+      readonly bench: SingleBenchName;
+      /** tinybench time budget per benchmark. */
+      readonly timeMs: number;
+      readonly warmupMs: number;
+      /** Events written by heap-growth (10 M in every mode: the name promises it). */
+      readonly heapWrites: number;
+    }
+  | {
+      readonly kind: 'ring-writer';
+      readonly ring: SharedArrayBuffer;
+      readonly control: SharedArrayBuffer;
+      readonly cpu: number;
+      readonly events: number;
+      /** Events written between two flow-control checks. */
+      readonly burst: number;
+      /** Flow control: unconsumed events allowed before a burst; 0 = none (no reader). */
+      readonly roomEvents: number;
+    }
+  | {
+      readonly kind: 'ring-reader';
+      readonly ring: SharedArrayBuffer;
+      readonly control: SharedArrayBuffer;
+      /** Events expected from cpu 0 (the reader checks each one in order). */
+      readonly events: number;
+    }
+  | {
+      readonly kind: 'ceiling-thread';
+      readonly control: SharedArrayBuffer;
+      readonly events: number;
+    }
+  | {
+      readonly kind: 'ringbufjs-producer';
+      readonly storage: SharedArrayBuffer;
+      readonly control: SharedArrayBuffer;
+      readonly events: number;
+      readonly burst: number;
+    }
+  | {
+      readonly kind: 'ringbufjs-consumer';
+      readonly storage: SharedArrayBuffer;
+      readonly control: SharedArrayBuffer;
+      readonly events: number;
+    };
+
+export type BenchStartKind = BenchStart['kind'];
+
+/** What a single-thread benchmark measured (tinybench, in a fresh worker isolate). */
+export interface SingleOutcome {
+  readonly kind: 'single';
+  /** Median of the per-batch latencies, per event. */
+  readonly nsPerEvent: number;
+  readonly meanNsPerEvent: number;
+  /** tinybench's relative margin of error of the mean, in percent. */
+  readonly rmePercent: number;
+  readonly samples: number;
+  readonly eventsPerBatch: number;
+  /** Events (or clock reads, or log lines) done while measuring, warm-up included. */
+  readonly events: number;
+  /** '' when the check after timing passed, else what failed. */
+  readonly verifyError: string;
+  /** What the check after timing looked at. */
+  readonly verified: string;
+  readonly heapGrowthBytes?: number;
+  readonly notes?: string;
+}
+
+/** What one thread of a threaded benchmark did, timed with the process-wide hrtime clock. */
+export interface ThreadOutcome {
+  readonly kind: 'thread';
+  readonly role: 'producer' | 'consumer';
+  readonly startNs: bigint;
+  readonly endNs: bigint;
+  /** Events written (producer) or delivered (consumer). */
+  readonly events: number;
+  /** Producer: writes that returned false. Consumer: events reported lost. */
+  readonly dropped: number;
+  /** Producer: times it waited for room before a burst. */
+  readonly stalls: number;
+  /** Consumer: events that failed the order / payload check. */
+  readonly mismatches: number;
+  readonly firstMismatch: string;
+}
+
+export type BenchOutcome = SingleOutcome | ThreadOutcome;
+
+export type BenchReply =
+  | { readonly kind: 'ready' }
+  | { readonly kind: 'done'; readonly outcome: BenchOutcome }
+  | { readonly kind: 'failed'; readonly message: string };
+
+/** Worker side: checks that workerData is the start message this worker file expects. */
+export function expectStart<K extends BenchStartKind>(data: unknown, ...kinds: K[]): Extract<BenchStart, { kind: K }> {
+  const kind = typeof data === 'object' && data !== null ? (data as { kind?: unknown }).kind : undefined;
+  if (typeof kind !== 'string' || !(kinds as string[]).includes(kind)) {
+    throw new TypeError(`bench worker expects a start message of kind ${kinds.join(' | ')} (got ${String(kind)})`);
+  }
+  return data as Extract<BenchStart, { kind: K }>;
+}

@@ -1,0 +1,349 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { RingBuffer } from '../../src/ring/ring-buffer.js';
+import { HrtimeClock, createClock, hrtimeOriginNs } from '../../src/ring/clock.js';
+import type { CpuWriter } from '../../src/ring/writer.js';
+import type { ClockName } from '../../src/ring/layout.js';
+import { loadDevDependency } from '../dev-deps.js';
+import { PAGES_PER_CPU, PAGE_BYTES } from './config.js';
+import { CeilingStores } from './ceiling.js';
+import { EVENT_TYPE, payloadMismatch, word1, word2, word3 } from './payload.js';
+import type { BenchStart, SingleBenchName, SingleOutcome } from './protocol.js';
+import { BenchVerifyError, verifyRetained } from './verify.js';
+
+/**
+ * The single-thread benchmarks. Each runs alone in a fresh worker (its own V8 isolate,
+ * so no benchmark's type feedback shapes another's code), timed by tinybench over
+ * batches of events: one tinybench iteration = `eventsPerBatch` events, and the figure
+ * is the median batch latency divided by the batch size (the timer's own cost, ~50 ns
+ * per iteration, is then below 0.01 ns per event).
+ */
+interface SingleBench {
+  /** Does `n` events of the measured operation. */
+  readonly batch: (n: number) => void;
+  readonly eventsPerBatch: number;
+  /** After timing: checks what the timed batches produced; throws BenchVerifyError. */
+  verify(): string;
+  readonly notes?: string;
+}
+
+type SingleStart = Extract<BenchStart, { kind: 'single' }>;
+
+/** Builds the benchmark's memory and code (the worker then says ready) and returns how to run it. */
+export async function prepareSingle(start: SingleStart): Promise<() => Promise<SingleOutcome>> {
+  if (start.bench === 'heap-growth-10M-writes') return () => Promise.resolve(heapGrowth(start.heapWrites));
+  const bench = await makeBench(start.bench);
+  return () => measure(start, bench);
+}
+
+async function makeBench(name: Exclude<SingleBenchName, 'heap-growth-10M-writes'>): Promise<SingleBench> {
+  switch (name) {
+    case 'ceiling-raw-stores':
+      return ceilingRawStores();
+    case 'clock-hrtime':
+      return clockHrtime();
+    case 'writer-counter':
+      return writerBench('counter', 'none');
+    case 'writer-hrtime':
+      return writerBench('hrtime', 'none');
+    case 'writer-counter-hook-noop':
+      return writerBench('counter', 'noop');
+    case 'writer-counter-hookless':
+      return writerBench('counter', 'stripped');
+    case 'pino-devnull':
+      return pinoDevNull();
+  }
+}
+
+async function measure(start: SingleStart, bench: SingleBench): Promise<SingleOutcome> {
+  const { Bench } = await loadDevDependency('tinybench', () => import('tinybench'));
+  const n = bench.eventsPerBatch;
+  let batches = 0;
+  const b = new Bench({ time: start.timeMs, warmupTime: start.warmupMs, throws: true });
+  b.add(start.bench, () => {
+    bench.batch(n);
+    batches++;
+  });
+  await b.run();
+  const result = b.getTask(start.bench)?.result;
+  if (result === undefined || result.state !== 'completed') {
+    throw new Error(`tinybench did not complete ${start.bench} (state ${result?.state ?? 'missing'})`);
+  }
+  const latency = result.latency; // ms per batch
+  let verified = '';
+  let verifyError = '';
+  try {
+    verified = bench.verify();
+  } catch (err) {
+    if (!(err instanceof BenchVerifyError)) throw err;
+    verifyError = err.message;
+  }
+  return {
+    kind: 'single',
+    nsPerEvent: (latency.p50 * 1e6) / n,
+    meanNsPerEvent: (latency.mean * 1e6) / n,
+    rmePercent: latency.rme,
+    samples: latency.samplesCount,
+    eventsPerBatch: n,
+    events: batches * n,
+    verified,
+    verifyError,
+    ...(bench.notes === undefined ? {} : { notes: bench.notes }),
+  };
+}
+
+/*
+ * ceiling-raw-stores: the limit, the same 24 bytes per event with no protocol.
+ *
+ *   one thread:  ticket = Atomics.add(counter, 1)          counter alone on its line
+ *                6 plain Int32Array stores ----------------> 256 KiB SAB, records back to back,
+ *                [header | ticket | w0 w1 w2 w3]             wrapping at the end
+ */
+function ceilingRawStores(): SingleBench {
+  const ceiling = new CeilingStores();
+  return {
+    eventsPerBatch: 1 << 16,
+    batch: (n) => ceiling.write(n),
+    verify: () => ceiling.verify(),
+  };
+}
+
+/*
+ * clock-hrtime: one read of the ring's hrtime clock, alone.
+ *
+ *   one thread:  HrtimeClock.now() = round(performance.now() * 1e6 + offset)   (ns since the ring's origin)
+ */
+function clockHrtime(): SingleBench {
+  const origin = hrtimeOriginNs();
+  const clock = new HrtimeClock(origin);
+  let sink = 0;
+  return {
+    eventsPerBatch: 1 << 14,
+    batch(n) {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += clock.now();
+      sink += s;
+    },
+    verify() {
+      if (!(sink > 0)) throw new BenchVerifyError(`clock readings summed to ${sink}`);
+      let prev = clock.now();
+      for (let i = 0; i < 100_000; i++) {
+        const t = clock.now();
+        if (t < prev) throw new BenchVerifyError(`clock went back from ${prev} to ${t}`);
+        prev = t;
+      }
+      const skew = Math.abs(clock.now() - (Number(process.hrtime.bigint()) - origin));
+      if (skew > 1e6) throw new BenchVerifyError(`clock is ${skew} ns away from process.hrtime`);
+      return `100,000 further readings never decrease; within ${Math.round(skew)} ns of process.hrtime.bigint() (calibration error ${clock.calibrationErrorNs} ns)`;
+    },
+  };
+}
+
+type HookChoice = 'none' | 'noop' | 'stripped';
+
+/*
+ * writer-counter / writer-hrtime / writer-counter-hook-noop / writer-counter-hookless:
+ * the real writer, one thread, no reader.
+ *
+ *   one thread:  write(type, w0..w3) --> CpuWriter(cpu 0) --> ring of 64 x 4 KiB pages, overwrite
+ *                       |                                      (a page switch every 168 events; after
+ *                       +-- clock: counter (Atomics.add          the first lap each switch overruns
+ *                           on the global ticket line)           the oldest page)
+ *                           or hrtime (performance.now)
+ *   hook: none (production: `hook === null`), a no-op closure, or the hook branches
+ *   stripped from the compiled writer (a baseline for what `hook === null` costs).
+ */
+async function writerBench(clock: ClockName, hook: HookChoice): Promise<SingleBench> {
+  const rb = RingBuffer.create({ cpus: 1, pagesPerCpu: PAGES_PER_CPU, pageBytes: PAGE_BYTES, mode: 'overwrite', clock });
+  let writer: CpuWriter;
+  let notes: string | undefined;
+  if (hook === 'stripped') {
+    const stripped = await loadHooklessWriter();
+    writer = new stripped.module.CpuWriter(rb.view, 0, createClock(clock, rb.view.i32, rb.view.f64), () => {});
+    notes = `writer.ts as compiled, with its ${stripped.removed} \`if (hook !== null) hook(...)\` statements removed at load time; not a production path, only the baseline for the cost of the hook checks`;
+  } else {
+    writer = rb.writer(0, hook === 'noop' ? { hook: () => {} } : {});
+    if (hook === 'noop') notes = 'hook = () => {}: called at 5 points per event (entered, clockRead, reserved, filled, committed)';
+  }
+  let seq = 0;
+  let dropped = 0;
+  return {
+    eventsPerBatch: 1 << 14,
+    batch(n) {
+      const w = writer;
+      const end = seq + n;
+      for (let s = seq; s < end; s++) {
+        if (!w.write(EVENT_TYPE, s, word1(s), word2(s), word3(s))) dropped++;
+      }
+      seq = end;
+    },
+    verify() {
+      if (dropped !== 0) throw new BenchVerifyError(`${dropped} writes returned false`);
+      return verifyRetained(rb, seq);
+    },
+    ...(notes === undefined ? {} : { notes }),
+  };
+}
+
+interface HooklessWriter {
+  readonly module: typeof import('../../src/ring/writer.js');
+  readonly removed: number;
+}
+
+/**
+ * Loads a copy of the compiled writer with every hook statement removed: the same code
+ * minus `if (hook !== null) hook(HookPoint.x);`, to measure what those checks cost when
+ * `hook` is null. Fails loudly if the compiled code no longer has the expected shape.
+ */
+async function loadHooklessWriter(): Promise<HooklessWriter> {
+  const ringDir = new URL('../../src/ring/', import.meta.url);
+  const source = readFileSync(new URL('writer.js', ringDir), 'utf8');
+  const calls = source.match(/\bhook\(HookPoint\.\w+\)/g)?.length ?? 0;
+  let removed = 0;
+  const stripped = source
+    .replace(/if \(hook !== null\)\s*hook\(HookPoint\.\w+\);/g, () => {
+      removed++;
+      return '';
+    })
+    .replace(/from '(\.\.?\/[^']+)'/g, (_m, specifier: string) => `from '${new URL(specifier, ringDir).href}'`)
+    .replace(/^\/\/# sourceMappingURL=.*$/m, '');
+  if (calls === 0 || removed !== calls) {
+    throw new Error(`writer.js no longer has the expected hook statements (${removed} of ${calls} removed); update loadHooklessWriter`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'ringtrace-bench-'));
+  try {
+    const file = join(dir, 'writer-hookless.mjs');
+    writeFileSync(file, stripped);
+    const module = (await import(pathToFileURL(file).href)) as typeof import('../../src/ring/writer.js');
+    return { module, removed };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/*
+ * pino-devnull: what a Node user would reach for.
+ *
+ *   one thread:  logger.info({ type, w0, w1, w2, w3 }) --JSON line--> pino.destination({ dest: '/dev/null', sync: true })
+ *                (pino 10 defaults: level, time, pid, hostname added)      SonicBoom, one write(2) per line
+ */
+async function pinoDevNull(): Promise<SingleBench> {
+  const { pino } = await loadDevDependency('pino', () => import('pino'));
+  const dest = pino.destination({ dest: '/dev/null', sync: true });
+  let destError: unknown = null;
+  dest.on('error', (err: unknown) => {
+    destError = err;
+  });
+  const logger = pino(dest);
+  let seq = 0;
+  return {
+    eventsPerBatch: 256,
+    notes: "pino(pino.destination({ dest: '/dev/null', sync: true })), logger.info({ type, w0, w1, w2, w3 })",
+    batch(n) {
+      const end = seq + n;
+      for (let s = seq; s < end; s++) logger.info({ type: EVENT_TYPE, w0: s, w1: word1(s), w2: word2(s), w3: word3(s) });
+      seq = end;
+    },
+    verify() {
+      if (destError !== null) throw new BenchVerifyError(`the /dev/null destination failed: ${String(destError)}`);
+      // The same logger configuration, into a file we can read back.
+      const dir = mkdtempSync(join(tmpdir(), 'ringtrace-bench-'));
+      try {
+        const file = join(dir, 'pino.log');
+        const fileDest = pino.destination({ dest: file, sync: true });
+        const check = pino(fileDest);
+        const sample = [0, 1, seq - 1];
+        for (const s of sample) check.info({ type: EVENT_TYPE, w0: s, w1: word1(s), w2: word2(s), w3: word3(s) });
+        fileDest.flushSync();
+        fileDest.end();
+        const lines = readFileSync(file, 'utf8').trim().split('\n');
+        if (lines.length !== sample.length) throw new BenchVerifyError(`${lines.length} lines logged, expected ${sample.length}`);
+        lines.forEach((line, i) => {
+          const o = JSON.parse(line) as Record<string, unknown>;
+          const s = sample[i]!;
+          const problem = o.type !== EVENT_TYPE ? `type ${String(o.type)}` : payloadMismatch(s, Number(o.w0), Number(o.w1), Number(o.w2), Number(o.w3));
+          if (problem !== '' || o.level !== 30) throw new BenchVerifyError(`pino line ${line}: ${problem || 'level'}`);
+        });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      return `${seq} lines logged without a destination error; the same configuration to a file gives JSON lines with level 30 and the derived payload`;
+    },
+  };
+}
+
+/*
+ * heap-growth-10M-writes: does the write path allocate?
+ *
+ *   one thread:  1 M warm-up writes, full GC, heap used --> 10 M x write() --> full GC, heap used
+ *                CpuWriter(cpu 0, hrtime clock, overwrite), 64 x 4 KiB pages
+ *
+ * Heap used is this worker's isolate (v8.getHeapStatistics().used_heap_size), after
+ * two full collections. The GC is reached without the --expose-gc command-line flag:
+ * v8.setFlagsFromString('--expose-gc') and then `gc` from a fresh vm context.
+ */
+function heapGrowth(writes: number): SingleOutcome {
+  const gc = exposeGc();
+  const rb = RingBuffer.create({ cpus: 1, pagesPerCpu: PAGES_PER_CPU, pageBytes: PAGE_BYTES, mode: 'overwrite', clock: 'hrtime' });
+  const writer = rb.writer(0);
+  let seq = 0;
+  let dropped = 0;
+  const run = (n: number): void => {
+    const end = seq + n;
+    for (let s = seq; s < end; s++) if (!writer.write(EVENT_TYPE, s, word1(s), word2(s), word3(s))) dropped++;
+    seq = end;
+  };
+  run(1_000_000);
+  const collect = (): number => {
+    gc?.();
+    gc?.();
+    return v8.getHeapStatistics().used_heap_size;
+  };
+  const before = collect();
+  const t0 = process.hrtime.bigint();
+  run(writes);
+  const elapsedNs = Number(process.hrtime.bigint() - t0);
+  const after = collect();
+  let verified = '';
+  let verifyError = dropped === 0 ? '' : `${dropped} writes returned false`;
+  if (verifyError === '') {
+    try {
+      verified = verifyRetained(rb, seq);
+    } catch (err) {
+      if (!(err instanceof BenchVerifyError)) throw err;
+      verifyError = err.message;
+    }
+  }
+  return {
+    kind: 'single',
+    nsPerEvent: elapsedNs / writes,
+    meanNsPerEvent: elapsedNs / writes,
+    rmePercent: 0,
+    samples: 1,
+    eventsPerBatch: writes,
+    events: seq,
+    verified,
+    verifyError,
+    heapGrowthBytes: after - before,
+    notes:
+      gc === null
+        ? 'no GC function available: heap used measured without collecting first (an upper bound)'
+        : `heap used after 2 full GCs: ${before} bytes before, ${after} after (gc via v8.setFlagsFromString('--expose-gc'), no command-line flag)`,
+  };
+}
+
+function exposeGc(): (() => void) | null {
+  const existing = (globalThis as { gc?: unknown }).gc;
+  if (typeof existing === 'function') return existing as () => void;
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const gc: unknown = vm.runInNewContext('gc');
+    return typeof gc === 'function' ? (gc as () => void) : null;
+  } catch {
+    return null;
+  }
+}
