@@ -142,8 +142,10 @@ export class RingReader {
   private readonly stashRecord: Int32Array;
   private readonly stashEnd: Int32Array;
   private readonly stashTs: Float64Array;
-  // Cached commit end of each CPU's current page, to avoid reloading it per record.
+  // Cached commit end of each CPU's current page, to avoid reloading it per record, and the
+  // writer's last timestamp loaded with it: an upper bound for every record below that end.
   private readonly knownEnd: Int32Array;
+  private readonly tsBound: Float64Array;
   private readonly onClose: () => void;
   private closed = false;
 
@@ -163,6 +165,7 @@ export class RingReader {
     this.stashEnd = new Int32Array(this.cpus);
     this.stashTs = new Float64Array(this.cpus);
     this.knownEnd = new Int32Array(this.cpus);
+    this.tsBound = new Float64Array(this.cpus);
     this.onClose = onClose;
   }
 
@@ -265,6 +268,9 @@ export class RingReader {
             continue;
           }
           this.knownEnd[cpu] = end;
+          // Read once per commit load, not per record: the word sits on the writer's hot line.
+          // The writer stored it before the commit we just loaded, so it bounds every record below end.
+          this.tsBound[cpu] = this.f64[(c + C_LAST_TS) >> 3]!;
         }
         if (off < end) {
           const found = this.decode(cpu, page, off, end, visitor);
@@ -322,7 +328,7 @@ export class RingReader {
       const ts = absolute ? joinTimestamp(i32[w + 2]!, i32[w + 3]!) : f64[(page + P_BASE_TS) >> 3]! + (i32[w + 1]! >>> 0);
       // A CPU's timestamps never decrease, and none is later than the writer's last one
       // (its store happens before the commit we loaded).
-      if (!(ts >= f64[(c + C_LAST_READ_TS) >> 3]! && ts <= f64[(c + C_LAST_TS) >> 3]!)) {
+      if (!(ts >= f64[(c + C_LAST_READ_TS) >> 3]! && ts <= this.tsBound[cpu]!)) {
         this.abandon(cpu, off, `timestamp ${ts} is out of order`, visitor);
         return false;
       }
