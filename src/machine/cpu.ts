@@ -5,6 +5,8 @@ import { FetchModel, type FetchModelOptions } from './fetch-model.js';
 import { Insn, decode, formatBytes } from './instruction.js';
 import { Context, InterruptPoint, Ipi, interruptPointNames } from './interrupts.js';
 import type { MachineMemory } from './machine-memory.js';
+import { PC_IPI_NS, PC_STALE, PC_STOPPED_NS, P_NMI_MASKED, P_RELEASED, P_STOPPED, P_STOP_STATE, StopState } from './patch-area.js';
+import { handleBreakpoint, nmiEnter, nmiExit, type PatchingCpu } from './patch-handlers.js';
 import { FunctionTracer, MachineEvent } from './tracer.js';
 
 /** A fault: the CPU executed bytes that are not an instruction (the simulated crash). */
@@ -18,8 +20,8 @@ export interface FaultRecord {
 }
 
 /**
- * What a CPU does when it executes int3 at a site: the patching protocol installs it
- * (next issue). It returns whether it handled the trap; an unhandled int3 is a fault.
+ * What a CPU does when it executes int3 at a site, if not the patch area's handler (tests
+ * install their own). It returns whether it handled the trap; an unhandled int3 is a fault.
  */
 export type BreakpointHandler = (cpu: Cpu, site: number) => boolean;
 
@@ -48,7 +50,7 @@ const FAULT_LOG_LIMIT = 100;
  * interrupt point and IPIs where IRQs are enabled; records what the tracer traces in its
  * ring buffer. The CPU worker runs `run()`; tests drive `step()` and the handlers directly.
  */
-export class Cpu {
+export class Cpu implements PatchingCpu {
   readonly id: number;
   readonly memory: MachineMemory;
   readonly fetchModel: FetchModel;
@@ -122,10 +124,33 @@ export class Cpu {
 
   /** Executes the call site `site`: fetch through the fetch model, decode, act. */
   execute(site: number): void {
-    const irq = this.memory.irq;
-    irq.count(this.id, 'sitesExecuted');
+    this.memory.irq.count(this.id, 'sitesExecuted');
     this.fetchModel.fetch(this.memory.code, site, this.bytes);
-    switch (decode(site, this.bytes)) {
+    const kind = decode(site, this.bytes);
+    if (kind === Insn.nop5 || kind === Insn.callTracer) {
+      // A patched site must show its new instruction once its operation completed.
+      const expected = this.memory.patch.expected(site);
+      if (expected !== 0 && expected !== kind) this.memory.patch.addCpu(this.id, PC_STALE, 1);
+    }
+    this.act(site, kind);
+  }
+
+  /** Runs an instruction given as bytes, without fetching (the int3 bypass). */
+  runInstruction(site: number, bytes: Uint8Array): void {
+    for (let b = 0; b < INSN_BYTES; b++) this.bytes[b] = bytes[b]!;
+    this.act(site, decode(site, bytes));
+  }
+
+  breakpointInterruptPoint(): void {
+    this.interruptPoint(InterruptPoint.breakpoint);
+  }
+
+  serialize(): void {
+    this.fetchModel.serialize();
+  }
+
+  private act(site: number, kind: Insn): void {
+    switch (kind) {
       case Insn.nop5:
         return;
       case Insn.callTracer:
@@ -143,7 +168,10 @@ export class Cpu {
   interruptPoint(point: InterruptPoint): void {
     const irq = this.memory.irq;
     if (this.nmiSchedule !== null && this.nmiSchedule(point)) irq.raiseNmi(this.id);
-    if (!this.inNmi && irq.nmiPending(this.id) && irq.takeNmi(this.id)) this.nmi(point);
+    // NMIs masked: stop_machine with NMIs disabled (the thread's mitigation); the line stays up.
+    if (!this.inNmi && irq.nmiPending(this.id) && Atomics.load(this.memory.patch.i32, P_NMI_MASKED >> 2) === 0 && irq.takeNmi(this.id)) {
+      this.nmi(point);
+    }
     if (this.irqsOn && irq.ipiPending(this.id)) this.irqEntry();
   }
 
@@ -183,8 +211,10 @@ export class Cpu {
     this.nmisAt[point]!++;
     const previous = this.enter(Context.nmi);
     try {
+      nmiEnter(this.memory.patch, this.memory.code, this);
       for (const site of this.nmiSites) this.execute(site);
     } finally {
+      nmiExit(this.memory.patch);
       this.inNmi = false;
       this.memory.irq.setInNmi(this.id, false);
       this.leave(previous);
@@ -196,6 +226,7 @@ export class Cpu {
     const irq = this.memory.irq;
     const previous = this.enter(Context.irq);
     this.irqsOn = false;
+    const started = performance.now();
     try {
       const bits = irq.takeIpis(this.id);
       this.interruptPoint(InterruptPoint.irqHandler);
@@ -204,19 +235,43 @@ export class Cpu {
         this.fetchModel.serialize();
         irq.acknowledgeSync(this.id);
       }
+      if ((bits & Ipi.kick) !== 0 && Atomics.load(this.memory.patch.i32, P_STOP_STATE >> 2) === StopState.stopping) {
+        this.rendezvous();
+      }
     } finally {
+      this.memory.patch.addCpu(this.id, PC_IPI_NS, (performance.now() - started) * 1e6);
       this.irqsOn = true;
       this.leave(previous);
     }
   }
 
-  /** int3: the installed breakpoint handler, if any; its return is serializing. */
+  /** int3: the patch area's handler (or a test's); its return is serializing. */
   private trap(site: number): void {
     const handler = this.breakpointHandler;
-    this.interruptPoint(InterruptPoint.breakpoint);
-    const handled = handler !== null && handler(this, site);
+    const handled = handler !== null ? handler(this, site) : handleBreakpoint(this.memory.patch, this, site);
     this.fetchModel.serialize();
     if (!handled) this.fault(site, 'int3 with no breakpoint handler for this site');
+  }
+
+  /**
+   * stop_machine's rendezvous: arrive, spin with IRQs off (NMIs still arrive and run their
+   * handlers) until released, then sync_core on the way out.
+   */
+  private rendezvous(): void {
+    const i32 = this.memory.patch.i32;
+    const started = performance.now();
+    // Pairs with the coordinator's wait for every CPU to arrive.
+    Atomics.add(i32, P_STOPPED >> 2, 1);
+    Atomics.notify(i32, P_STOPPED >> 2);
+    for (let spins = 0; Atomics.load(i32, P_STOP_STATE >> 2) === StopState.stopping && !this.memory.stopRequested(); spins++) {
+      this.interruptPoint(InterruptPoint.rendezvous);
+      // Spin a little, then doze in short waits: on 2 shared cores a pure spin starves the coordinator.
+      if (spins > 64) Atomics.wait(i32, P_STOP_STATE >> 2, StopState.stopping, 0.02);
+    }
+    this.fetchModel.serialize();
+    Atomics.add(i32, P_RELEASED >> 2, 1);
+    Atomics.notify(i32, P_RELEASED >> 2);
+    this.memory.patch.addCpu(this.id, PC_STOPPED_NS, (performance.now() - started) * 1e6);
   }
 
   /** Records a fault: counted, logged (the first 100), and written to the trace as an event. */

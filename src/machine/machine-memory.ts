@@ -2,6 +2,7 @@ import { RingBuffer } from '../ring/ring-buffer.js';
 import type { RingOptions } from '../ring/options.js';
 import { CodePage, codePageBytes } from './code-page.js';
 import { IRQ_BLOCK_BYTES, InterruptBlocks, Ipi } from './interrupts.js';
+import { NmiEntryMode, P_NMI_ENTRY_MODE, PatchState, patchRegionBytes } from './patch-area.js';
 
 /**
  * The simulated machine's single SharedArrayBuffer, and its control block. This module
@@ -12,6 +13,7 @@ import { IRQ_BLOCK_BYTES, InterruptBlocks, Ipi } from './interrupts.js';
  * 0                       control block (256 bytes)
  * 256                     interrupt blocks, 128 bytes per CPU
  * 256 + 128 cpus          code page, 8 bytes per site (padded to 64)
+ * patch offset            patch area (patch-area.ts): breakpoint table, refcounts, redo, rendezvous
  * ring offset             the per-CPU ring buffers (RingBuffer.bytesFor)
  * ```
  *
@@ -24,6 +26,7 @@ import { IRQ_BLOCK_BYTES, InterruptBlocks, Ipi } from './interrupts.js';
  * | 8   | u32   | cpus            | boot                        | all                | posting the SAB                      |
  * | 12  | u32   | sites           | boot                        | all                | posting the SAB                      |
  * | 16  | u32   | ring offset     | boot                        | all                | posting the SAB                      |
+ * | 20  | u32   | patch offset    | boot                        | all                | posting the SAB                      |
  * | 64  | i32   | sync round      | the sync sender             | CPUs (ack)         | Atomics.add before the IPIs          |
  * | 128 | i32   | sync doorbell   | acknowledging CPUs          | the sync sender    | Atomics.add + notify / wait          |
  * | 192 | i32   | stop            | the machine (stop, failure) | CPUs, NMI source   | Atomics.store + IPI kick / load      |
@@ -37,6 +40,7 @@ const M_VERSION = 4;
 const M_CPUS = 8;
 const M_SITES = 12;
 const M_RING_OFFSET = 16;
+const M_PATCH_OFFSET = 20;
 export const M_SYNC_ROUND = 64;
 export const M_SYNC_DOORBELL = 128;
 export const M_STOP = 192;
@@ -47,6 +51,7 @@ export interface MachineGeometry {
   readonly sites: number;
   readonly irqOffset: number;
   readonly codeOffset: number;
+  readonly patchOffset: number;
   readonly ringOffset: number;
   readonly totalBytes: number;
 }
@@ -54,8 +59,9 @@ export interface MachineGeometry {
 export function machineGeometry(cpus: number, sites: number, ringBytes: number): MachineGeometry {
   const irqOffset = CONTROL_BLOCK_BYTES;
   const codeOffset = irqOffset + cpus * IRQ_BLOCK_BYTES;
-  const ringOffset = codeOffset + codePageBytes(sites);
-  return { cpus, sites, irqOffset, codeOffset, ringOffset, totalBytes: ringOffset + ringBytes };
+  const patchOffset = codeOffset + codePageBytes(sites);
+  const ringOffset = patchOffset + Math.ceil(patchRegionBytes(cpus, sites) / 64) * 64;
+  return { cpus, sites, irqOffset, codeOffset, patchOffset, ringOffset, totalBytes: ringOffset + ringBytes };
 }
 
 /** Every view of a machine's memory, as any of its threads builds them. */
@@ -65,6 +71,7 @@ export class MachineMemory {
   readonly control: Int32Array;
   readonly irq: InterruptBlocks;
   readonly code: CodePage;
+  readonly patch: PatchState;
   readonly ring: RingBuffer;
 
   private constructor(sab: SharedArrayBuffer, geometry: MachineGeometry, ring: RingBuffer) {
@@ -73,11 +80,12 @@ export class MachineMemory {
     this.control = new Int32Array(sab, 0, CONTROL_BLOCK_BYTES / 4);
     this.irq = new InterruptBlocks(sab, geometry.irqOffset, geometry.cpus, 0, { round: M_SYNC_ROUND, doorbell: M_SYNC_DOORBELL });
     this.code = new CodePage(sab, geometry.codeOffset, geometry.sites);
+    this.patch = new PatchState(sab, geometry.patchOffset, geometry.cpus, geometry.sites);
     this.ring = ring;
   }
 
   /** Allocates a machine's memory: control block, interrupt blocks, code page (all NOP5), ring. */
-  static create(cpus: number, sites: number, ring: Omit<RingOptions, 'cpus'>): MachineMemory {
+  static create(cpus: number, sites: number, ring: Omit<RingOptions, 'cpus'>, nmiEntry: NmiEntryMode = NmiEntryMode.plain): MachineMemory {
     const ringOptions = { ...ring, cpus };
     const g = machineGeometry(cpus, sites, RingBuffer.bytesFor(ringOptions));
     const sab = new SharedArrayBuffer(g.totalBytes);
@@ -87,8 +95,10 @@ export class MachineMemory {
     u32[M_CPUS >> 2] = cpus;
     u32[M_SITES >> 2] = sites;
     u32[M_RING_OFFSET >> 2] = g.ringOffset;
+    u32[M_PATCH_OFFSET >> 2] = g.patchOffset;
     const rb = RingBuffer.create(ringOptions, { buffer: sab, byteOffset: g.ringOffset });
     const memory = new MachineMemory(sab, g, rb);
+    memory.patch.i32[P_NMI_ENTRY_MODE >> 2] = nmiEntry;
     for (let site = 0; site < sites; site++) memory.code.initialiseSite(site, false, false);
     return memory;
   }

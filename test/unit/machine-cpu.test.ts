@@ -54,7 +54,10 @@ describe('NMI delivery at each kind of interrupt point', () => {
     ringWrite: (cpu) => cpu.execute(20),
     breakpoint: (cpu, memory) => {
       memory.code.poke(30, 0, OPCODE_INT3);
-      cpu.breakpointHandler = () => true;
+      cpu.breakpointHandler = (c) => {
+        c.breakpointInterruptPoint();
+        return true;
+      };
       cpu.execute(30);
     },
     irqHandler: (cpu, memory) => {

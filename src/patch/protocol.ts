@@ -1,0 +1,66 @@
+import type { BypassName, RefcountName } from '../machine/patch-area.js';
+
+/** One site to patch: its bytes now and the bytes it must hold afterwards. */
+export interface PatchEntry {
+  readonly site: number;
+  readonly from: Uint8Array;
+  readonly to: Uint8Array;
+}
+
+/**
+ * The steps a protocol is made of. A protocol is written once, as a generator of these;
+ * the threaded coordinator performs each against real shared memory and real IPIs
+ * (coordinator.ts), and the interleaving explorer performs the same steps under its own
+ * scheduler. Each step is one indivisible action of the patching CPU.
+ */
+export type PatchStep =
+  /** text_poke one byte of a live site. */
+  | { readonly kind: 'poke'; readonly site: number; readonly index: number; readonly byte: number }
+  /** A sync_core round: every CPU serializes and acknowledges before the protocol goes on. */
+  | { readonly kind: 'sync' }
+  /** Publish the breakpoint table (sorted by site) and activate it: the int3 handler now finds these sites. */
+  | { readonly kind: 'publish'; readonly entries: readonly PatchEntry[] }
+  /** Deactivate the table, then wait until no CPU is inside the int3 handler (refcount 0). */
+  | { readonly kind: 'teardown' }
+  /** stop_machine: every CPU parks in a rendezvous with IRQs off (NMIs still arrive). */
+  | { readonly kind: 'stopMachine' }
+  /** Release the rendezvous; each CPU serializes as it leaves; wait until all left. */
+  | { readonly kind: 'releaseMachine' }
+  /** Ingo's scheme: fill the redo buffer (site, new bytes) and raise redo_pending. */
+  | { readonly kind: 'setRedo'; readonly site: number; readonly bytes: Uint8Array }
+  | { readonly kind: 'clearRedo' }
+  /** Rostedt's fix: fill the redo buffer, then raise the write flag (bit 31 of nmi_running) by compareExchange from 0, waiting while NMIs run. */
+  | { readonly kind: 'raiseWriteFlag'; readonly site: number; readonly bytes: Uint8Array }
+  | { readonly kind: 'dropWriteFlag' }
+  /** Wait until no NMI is running (nmi_running == 0). */
+  | { readonly kind: 'waitNmisIdle' };
+
+export type ProtocolName = 'int3' | 'int3-batch' | 'stop-machine' | 'redo' | 'redo-nmi-wait';
+export const protocolNames: readonly ProtocolName[] = ['int3', 'int3-batch', 'stop-machine', 'redo', 'redo-nmi-wait'];
+
+export interface ProtocolOptions {
+  /** int3 protocols: what the breakpoint handler runs in the window. Defaults to `new`. */
+  readonly bypass?: BypassName;
+  /** int3-batch: one shared handler refcount, or one per CPU. Defaults to `percpu`. */
+  readonly refcount?: RefcountName;
+  /** Test-only: leave out sync round 1, 2 or 3 of the int3 protocols. */
+  readonly skipSync?: 0 | 1 | 2 | 3;
+}
+
+export type Protocol = (entries: readonly PatchEntry[], options: ProtocolOptions) => Generator<PatchStep, void, void>;
+
+/** The three int3 phases over a vector of sites, with one sync each (shared by int3 and int3-batch). */
+export function* int3Phases(entries: readonly PatchEntry[], skipSync: number): Generator<PatchStep, void, void> {
+  /* 1. int3 over the first byte of every site. A CPU may now run the old instruction or trap. */
+  for (const e of entries) yield { kind: 'poke', site: e.site, index: 0, byte: 0xcc };
+  /* sync 1: every CPU has dropped its copies: from here it sees CC and traps (the bypass runs). */
+  if (skipSync !== 1) yield { kind: 'sync' };
+  /* 2. the other four bytes. Behind CC nobody executes them: a CPU traps at byte 0. */
+  for (const e of entries) for (let b = 1; b < 5; b++) yield { kind: 'poke', site: e.site, index: b, byte: e.to[b]! };
+  /* sync 2: no CPU holds a copy of the old tail bytes any more. */
+  if (skipSync !== 2) yield { kind: 'sync' };
+  /* 3. the new first byte. A CPU may still trap (a copy of CC) or run the new instruction. */
+  for (const e of entries) yield { kind: 'poke', site: e.site, index: 0, byte: e.to[0]! };
+  /* sync 3: no CPU can see CC any more: the handler may go. */
+  if (skipSync !== 3) yield { kind: 'sync' };
+}

@@ -1,0 +1,20 @@
+import type { PatchEntry, PatchStep, ProtocolOptions } from '../protocol.js';
+
+/**
+ * `stop-machine` — kstop_machine (2008): stop the world, write, release.
+ *
+ * 1. every CPU enters the rendezvous with IRQs off and spins;
+ * 2. write every byte of every site, in place;
+ * 3. release; each CPU serializes (sync_core) as it leaves.
+ *
+ * No CPU runs normal code while the bytes change — but NMIs still arrive in the rendezvous
+ * and their handlers run traced code: an NMI executing a site half-written observes a torn
+ * instruction (the thread's point: "kstop_machine is not NMI-safe"). Safe only with NMIs
+ * disabled for the duration (`--no-nmi`, the thread's "force-disable the NMI watchdog") or
+ * with every site the NMI handler can reach marked notrace (`notrace-nmi`).
+ */
+export function* stopMachine(entries: readonly PatchEntry[], _options: ProtocolOptions): Generator<PatchStep, void, void> {
+  yield { kind: 'stopMachine' };
+  for (const e of entries) for (let b = 0; b < 5; b++) yield { kind: 'poke', site: e.site, index: b, byte: e.to[b]! };
+  yield { kind: 'releaseMachine' };
+}
