@@ -172,7 +172,8 @@ export class Cpu implements PatchingCpu {
     if (!this.inNmi && irq.nmiPending(this.id) && Atomics.load(this.memory.patch.i32, P_NMI_MASKED >> 2) === 0 && irq.takeNmi(this.id)) {
       this.nmi(point);
     }
-    if (this.irqsOn && irq.ipiPending(this.id)) this.irqEntry();
+    // NMI handlers run with IRQs off (the CPU clears IF on NMI entry).
+    if (this.irqsOn && !this.inNmi && irq.ipiPending(this.id)) this.irqEntry();
   }
 
   /** Disables or enables IRQs (local_irq_disable / enable); enabling is an interrupt point. */

@@ -4,7 +4,7 @@ import { INSN_BYTES, type CodePage } from './code-page.js';
  * The fetch model: unsynchronised cross-modifying code (Intel SDM 8.1.3, erratum AH33).
  *
  * A CPU keeps copies of the site bytes it fetched earlier (its prefetch queue / trace
- * cache). Until it executes a serializing event, executing a site may use, byte by byte,
+ * cache), including the next site's, prefetched without being executed. Until it executes a serializing event, executing a site may use, byte by byte,
  * either its earlier copy or the current bytes: a seeded random choice per byte. A
  * serializing event — the sync_core IPI handler, the return from an NMI, IRQ or int3
  * handler — drops every copy, so the next execution reads the current bytes (and keeps
@@ -20,11 +20,19 @@ export interface FetchModelOptions {
   readonly mode?: 'stale' | 'off';
   /** Probability that a byte comes from the earlier copy, when one exists. Defaults to 0.5. */
   readonly staleByteProbability?: number;
+  /**
+   * Sequential prefetch: executing site s also fetches site s + 1 (without executing it),
+   * if the CPU holds no copy of it yet. A prefetched CC does not trap, so a copy of
+   * CC + old tail can outlive a trap elsewhere: what sync 2 of int3 is for. Defaults to true.
+   */
+  readonly prefetch?: boolean;
 }
 
 export class FetchModel {
   readonly mode: 'stale' | 'off';
   readonly staleByteProbability: number;
+  readonly prefetch: boolean;
+  private readonly sites: number;
   private readonly copies: Uint8Array;
   private readonly copyGeneration: Uint32Array;
   private generation = 1;
@@ -42,6 +50,8 @@ export class FetchModel {
     if (!(this.staleByteProbability >= 0 && this.staleByteProbability <= 1)) {
       throw new RangeError(`staleByteProbability must be between 0 and 1 (got ${this.staleByteProbability})`);
     }
+    this.prefetch = options.prefetch ?? true;
+    this.sites = sites;
     this.copies = new Uint8Array(sites * INSN_BYTES);
     this.copyGeneration = new Uint32Array(sites);
     this.random = random;
@@ -49,6 +59,16 @@ export class FetchModel {
 
   /** The bytes this CPU executes at `site` now, into `out`. */
   fetch(code: CodePage, site: number, out: Uint8Array): void {
+    this.fetchSite(code, site, out);
+    const next = site + 1;
+    if (this.prefetch && this.mode === 'stale' && next < this.sites && this.copyGeneration[next] !== this.generation) {
+      code.read(next, this.current);
+      this.copies.set(this.current, next * INSN_BYTES);
+      this.copyGeneration[next] = this.generation;
+    }
+  }
+
+  private fetchSite(code: CodePage, site: number, out: Uint8Array): void {
     code.read(site, this.current);
     const at = site * INSN_BYTES;
     if (this.mode === 'off' || this.copyGeneration[site] !== this.generation) {

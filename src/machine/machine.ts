@@ -10,6 +10,7 @@ import type { CodePage } from './code-page.js';
 import type { FetchModelOptions } from './fetch-model.js';
 import { interruptPointNames, type SyncResult } from './interrupts.js';
 import { MachineMemory } from './machine-memory.js';
+import { NmiEntryMode } from './patch-area.js';
 import type { NmiSourceResult, NmiSourceStart } from './nmi-source.js';
 import { FUNCTION_ENTRY_BYTES, MachineEvent } from './tracer.js';
 import type { StreamFormat } from '../check/stream-payload.js';
@@ -52,6 +53,10 @@ export interface MachineOptions {
   };
   /** Bound on starting and stopping the CPUs, ms. Defaults to 30,000. */
   readonly timeoutMs?: number;
+  /** What NMI entry does: the 2008 redo schemes need their own (patch-area.ts). Defaults to plain. */
+  readonly nmiEntry?: NmiEntryMode;
+  /** Mark every site the NMI handler runs notrace (the thread's mitigation). Defaults to false. */
+  readonly notraceNmiSites?: boolean;
   /** Fault injection for tests: this CPU throws after this many workload steps. */
   readonly crash?: { readonly cpu: number; readonly afterSteps: number };
 }
@@ -94,6 +99,10 @@ export function layoutCodePage(code: CodePage, seed: number, tracedFraction: num
     const notrace = layout() < notraceFraction;
     code.initialiseSite(site, layout() < tracedFraction, notrace);
   }
+}
+
+function nmiSitesOf(options: MachineOptions, sites: number): readonly number[] {
+  return options.nmiSites ?? [0, 1, 2, 3].filter((s) => s < sites);
 }
 
 function check(name: string, value: number, min: number, max: number, integer: boolean): number {
@@ -142,7 +151,7 @@ export class Machine {
     this.reader = memory.ring.reader();
     this.verifier = new StreamVerifier(cpus, MACHINE_FORMAT);
     this.poller = setInterval(() => this.reader.read(this.verifier, { wholePages: true }), 2);
-    const nmiSites = options.nmiSites ?? [0, 1, 2, 3].filter((s) => s < memory.code.sites);
+    const nmiSites = nmiSitesOf(options, memory.code.sites);
     this.tasks = [];
     for (let cpu = 0; cpu < cpus; cpu++) {
       const start: CpuStart = {
@@ -184,8 +193,11 @@ export class Machine {
       pageBytes: options.ring?.pageBytes ?? 4096,
       mode: options.ring?.mode ?? 'overwrite',
       clock: options.ring?.clock ?? 'hrtime',
-    });
+    }, options.nmiEntry ?? NmiEntryMode.plain);
     layoutCodePage(memory.code, seed, tracedFraction, notraceFraction);
+    if (options.notraceNmiSites === true) {
+      for (const site of nmiSitesOf(options, sites)) memory.code.initialiseSite(site, false, true);
+    }
     const machine = new Machine(memory, seed, options, timeoutMs);
     try {
       await machine.untilRunning(cpus);

@@ -93,46 +93,63 @@ describe('fetch model', () => {
     }
   });
 
-  it('is safe under the int3 recipe, and fails when any of its three syncs is left out', () => {
-    const seed = testSeed('fetch-model int3 recipe');
-    const random = prng(seed);
-    for (const skip of [-1, 0, 1, 2]) {
-      let faults = 0;
-      for (let round = 0; round < 500; round++) {
-        const code = page(1);
-        const from = random() < 0.5;
-        code.initialiseSite(0, from, false);
-        const to = siteInstruction(0, !from);
-        const cpu = new FetchModel(1, random);
-        const out = new Uint8Array(INSN_BYTES);
-        // After the last step the patch is torn down: an int3 still executed then has no
-        // handler — the crash the third sync prevents.
-        let tornDown = false;
-        const run = (): void => {
-          for (let k = 0; k < 3; k++) {
-            cpu.fetch(code, 0, out);
-            const kind = decode(0, out);
-            if (kind === Insn.fault || (tornDown && kind === Insn.int3)) faults++;
+  it('is safe under the int3 recipe in every schedule, and fails when any one of its three syncs is left out', () => {
+    // Two sites: the CPU executes site 0 (which prefetches site 1 without executing it) and/or
+    // site 1 (the one being patched) at six points: after each write and after each sync.
+    // Every schedule of {nothing, 0, 1, 0 then 1, 1 then 0} at those points is run, with every
+    // stale/current choice for the bytes that differ (staleByteProbability 1 and 0 bracket it).
+    const options = [[], [0], [1], [0, 1], [1, 0]] as const;
+    const schedules = options.length ** 6;
+    for (const skip of [0, 1, 2, 3]) {
+      let faultySchedules = 0;
+      for (let schedule = 0; schedule < schedules; schedule++) {
+        for (const p of [0, 1, 0.5]) {
+          const code = page(2);
+          code.initialiseSite(0, false, false);
+          code.initialiseSite(1, (schedule & 1) === 0, false);
+          const to = siteInstruction(1, (schedule & 1) !== 0);
+          const cpu = new FetchModel(2, prng(schedule), { staleByteProbability: p });
+          const out = new Uint8Array(INSN_BYTES);
+          let faults = 0;
+          let tornDown = false;
+          const exec = (site: number): void => {
+            cpu.fetch(code, site, out);
+            const kind = decode(site, out);
+            if (kind === Insn.fault || (kind === Insn.int3 && (site !== 1 || tornDown))) faults++;
+            if (kind === Insn.int3) cpu.serialize(); // the trap's return is serializing
+          };
+          exec(0);
+          exec(1);
+          let point = 0;
+          const at = (): void => {
+            let code5 = schedule;
+            for (let k = 0; k < point; k++) code5 = Math.floor(code5 / options.length);
+            for (const site of options[code5 % options.length]!) exec(site);
+            point++;
+          };
+          const writes: Array<() => void> = [
+            () => code.poke(1, 0, OPCODE_INT3),
+            () => {
+              for (let b = 1; b < INSN_BYTES; b++) code.poke(1, b, to[b]!);
+            },
+            () => code.poke(1, 0, to[0]!),
+          ];
+          writes.forEach((write, i) => {
+            write();
+            at();
+            if (i + 1 !== skip) cpu.serialize();
+            if (i === 2) tornDown = true;
+            at();
+          });
+          exec(1);
+          if (faults > 0) {
+            faultySchedules++;
+            break;
           }
-        };
-        run();
-        const steps: Array<() => void> = [
-          () => code.poke(0, 0, OPCODE_INT3),
-          () => {
-            for (let b = 1; b < INSN_BYTES; b++) code.poke(0, b, to[b]!);
-          },
-          () => code.poke(0, 0, to[0]!),
-        ];
-        steps.forEach((step, i) => {
-          step();
-          run(); // the CPU runs the site between the write and the sync
-          if (i !== skip) cpu.serialize();
-          if (i === steps.length - 1) tornDown = true;
-          run();
-        });
+        }
       }
-      if (skip === -1) expect(faults, 'all three syncs').toBe(0);
-      else expect(faults, `sync ${skip + 1} left out`).toBeGreaterThan(0);
+      if (skip === 0) expect(faultySchedules, 'all three syncs').toBe(0);
+      else expect(faultySchedules, `sync ${skip} left out`).toBeGreaterThan(0);
     }
   });
 

@@ -215,14 +215,14 @@ describe('faults and notrace', () => {
     const torn = [0xe8, 0x1f, 0x44, 0x00, 0x00];
     torn.forEach((b, i) => memory.code.poke(33, i, b));
     cpu.execute(33);
-    memory.code.poke(34, 0, OPCODE_INT3);
-    cpu.execute(34);
+    memory.code.poke(36, 0, OPCODE_INT3); // not 34: executing 33 prefetched 34
+    cpu.execute(36);
     expect(memory.irq.counters(0).faults).toBe(2);
     expect(cpu.faults.map((f) => [f.site, f.bytes, f.context])).toEqual([
       [33, 'e8 1f 44 00 00', 'normal'],
-      [34, `cc ${[...siteInstruction(34, true).subarray(1)].map((b) => b.toString(16).padStart(2, '0')).join(' ')}`, 'normal'],
+      [36, `cc ${[...siteInstruction(36, true).subarray(1)].map((b) => b.toString(16).padStart(2, '0')).join(' ')}`, 'normal'],
     ]);
-    expect(drain(memory).filter((e) => e.type === MachineEvent.fault).map((e) => e.site)).toEqual([33, 34]);
+    expect(drain(memory).filter((e) => e.type === MachineEvent.fault).map((e) => e.site)).toEqual([33, 36]);
   });
 
   it('keeps notrace sites NOP5 whatever the traced fraction', () => {

@@ -1,0 +1,76 @@
+import { Worker } from 'node:worker_threads';
+import type { Machine } from '../machine/machine.js';
+import { compiledWorkerPath } from '../worker-path.js';
+import type { PatchReport, PatchRequest } from './coordinator.js';
+
+export interface CoordinatorRequest {
+  readonly id: number;
+  readonly request: PatchRequest;
+}
+
+export type CoordinatorReply =
+  | { readonly id: number; readonly report: PatchReport }
+  | { readonly id: number; readonly error: string }
+  | { readonly id: -1; readonly ready: true };
+
+/**
+ * The main thread's handle on the coordinator thread: requests go in a queue (the
+ * worker's message queue; it performs one operation at a time) and come back as promises.
+ * The coordinator is a plain worker rather than a piscina task: it is one long-lived
+ * thread fed by messages, which is what a worker's port is.
+ */
+export class Patcher {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: (r: PatchReport) => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+  private failure: Error | null = null;
+  private readonly ready: Promise<void>;
+
+  private constructor(machine: Machine) {
+    this.worker = new Worker(compiledWorkerPath('coordinator'), { workerData: machine.memory.sab, execArgv: [] });
+    let markReady: () => void = () => undefined;
+    this.ready = new Promise<void>((resolve) => (markReady = resolve));
+    this.worker.on('message', (reply: CoordinatorReply) => {
+      if ('ready' in reply) {
+        markReady();
+        return;
+      }
+      const waiter = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      if ('error' in reply) waiter?.reject(new Error(`patch request ${reply.id} failed: ${reply.error}`));
+      else waiter?.resolve(reply.report);
+    });
+    const fail = (err: Error): void => {
+      this.failure ??= err;
+      for (const w of this.pending.values()) w.reject(err);
+      this.pending.clear();
+      markReady();
+    };
+    this.worker.on('error', (err) => fail(new Error(`the coordinator thread failed: ${err.message}`)));
+    this.worker.on('exit', (code) => fail(new Error(`the coordinator thread exited (code ${code})`)));
+  }
+
+  /** Starts the coordinator thread of a running machine. */
+  static async start(machine: Machine): Promise<Patcher> {
+    const patcher = new Patcher(machine);
+    await patcher.ready;
+    if (patcher.failure !== null) throw patcher.failure;
+    return patcher;
+  }
+
+  /** Queues one patch operation; resolves with its report. */
+  patch(request: PatchRequest): Promise<PatchReport> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise<PatchReport>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, request } satisfies CoordinatorRequest);
+    });
+  }
+
+  /** Ends the coordinator thread (after its current operation, if any, the waits time out). */
+  async close(): Promise<void> {
+    this.failure ??= new Error('the patcher is closed');
+    await this.worker.terminate();
+  }
+}
