@@ -132,6 +132,8 @@ export class Coordinator {
     this.syncRounds = 0;
     this.ipis = 0;
     const started = performance.now();
+    // While the operation runs either instruction is fine at its sites.
+    for (const e of entries) this.memory.patch.setExpected(e.site, 0);
     const steps = protocol(entries, { bypass: request.bypass ?? 'new', refcount: request.refcount ?? 'percpu', skipSync: request.skipSync ?? 0 });
     for (const step of steps) this.perform(step, request);
     // Done: from now on every CPU must execute the new instructions.
@@ -184,7 +186,6 @@ export class Coordinator {
           i32[at >> 2] = e.site;
           patch.u8.set(e.from, at + 4);
           patch.u8.set(e.to, at + 9);
-          patch.setExpected(e.site, 0);
         });
         i32[P_BP_COUNT >> 2] = step.entries.length;
         i32[P_BP_BYPASS >> 2] = Bypass[request.bypass ?? 'new'];
