@@ -3,6 +3,7 @@ import { ExitCode, UsageError, takeVerdict } from './exit-codes.js';
 import { registerStress } from './commands/stress.js';
 import { registerBench } from './commands/bench.js';
 import { registerMachine } from './commands/machine.js';
+import { registerPatch } from './commands/patch.js';
 
 /** Builds the command tree; each command module registers its own subcommands. */
 export function buildProgram(): Command {
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerStress(program);
   registerMachine(program);
+  registerPatch(program);
   registerBench(program);
   return program;
 }
