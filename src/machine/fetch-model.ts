@@ -36,7 +36,8 @@ export class FetchModel {
   private readonly copies: Uint8Array;
   private readonly copyGeneration: Uint32Array;
   private generation = 1;
-  private readonly random: () => number;
+  /** Where the per-byte choice comes from: the seeded PRNG, or the explorer's enumeration. */
+  random: () => number;
   private readonly current = new Uint8Array(INSN_BYTES);
   /** Executions that used at least one stale byte that differed from the current one. */
   staleExecutions = 0;
@@ -96,5 +97,23 @@ export class FetchModel {
   /** A serializing event: every earlier copy is dropped. */
   serialize(): void {
     this.generation = (this.generation + 1) >>> 0 || 1;
+  }
+
+  /** An independent copy of this CPU's fetch state (the explorer branches on it). */
+  clone(): FetchModel {
+    const c = new FetchModel(this.sites, this.random, { mode: this.mode, staleByteProbability: this.staleByteProbability, prefetch: this.prefetch });
+    c.copies.set(this.copies);
+    c.copyGeneration.set(this.copyGeneration);
+    c.generation = this.generation;
+    return c;
+  }
+
+  /** The state that matters for execution, as a string: each site's copy if it is valid. */
+  key(): string {
+    let k = '';
+    for (let site = 0; site < this.sites; site++) {
+      k += this.copyGeneration[site] === this.generation ? `${this.copies.subarray(site * INSN_BYTES, (site + 1) * INSN_BYTES).join('.')};` : '-;';
+    }
+    return k;
   }
 }

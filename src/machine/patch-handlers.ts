@@ -36,34 +36,51 @@ export interface PatchingCpu {
 
 const bypassBytes = new Uint8Array(INSN_BYTES);
 
+function refcountWord(state: PatchState, cpu: number): number {
+  return state.i32[P_BP_REFCOUNT_MODE >> 2] === Refcount.percpu ? state.cpuWord(cpu, PC_REFCOUNT) : P_REFCOUNT >> 2;
+}
+
 /**
- * The int3 handler (poke_int3_handler). Takes a reference first so that teardown, which
- * deactivates the table and then waits for the references to drop, can never free what a
- * handler is still reading. Returns false for an int3 at a site no active table holds (a
- * stray breakpoint: the CPU faults).
+ * The int3 handler (poke_int3_handler), as its three steps: take a reference and look the
+ * site up (`breakpointEnter`, the table index or -1); copy the bypass instruction
+ * (`breakpointBypass`); drop the reference (`breakpointLeave`). Taking the reference first
+ * means teardown, which deactivates the table and then waits for the references to drop,
+ * never frees what a handler still reads. The threaded CPU runs the steps back to back
+ * (`handleBreakpoint`); the explorer interleaves other actors between them.
  */
-export function handleBreakpoint(state: PatchState, cpu: PatchingCpu, site: number): boolean {
+export function breakpointEnter(state: PatchState, cpu: number, site: number): number {
   const i32 = state.i32;
-  const percpu = i32[P_BP_REFCOUNT_MODE >> 2] === Refcount.percpu;
-  const ref = percpu ? state.cpuWord(cpu.id, PC_REFCOUNT) : P_REFCOUNT >> 2;
-  const started = performance.now();
   // Pairs with the coordinator's load in teardown: while this is non-zero, the table stays.
-  Atomics.add(i32, ref, 1);
+  Atomics.add(i32, refcountWord(state, cpu), 1);
+  // Pairs with the coordinator's Atomics.store that published the table (its entries before it).
+  if (Atomics.load(i32, P_BP_ACTIVE >> 2) === 0) return -1;
+  return state.lookup(site);
+}
+
+/** The bypass: the old instruction, run out of line (Mathieu's), or the new one, emulated. */
+export function breakpointBypass(state: PatchState, index: number, out: Uint8Array): void {
+  const which = state.i32[P_BP_BYPASS >> 2] === Bypass.old ? 0 : 1;
+  const at = state.entryBytes(index, which);
+  for (let b = 0; b < INSN_BYTES; b++) out[b] = state.u8[at + b]!;
+}
+
+export function breakpointLeave(state: PatchState, cpu: number): void {
+  Atomics.sub(state.i32, refcountWord(state, cpu), 1);
+}
+
+/** The whole int3 handler on a threaded CPU. Returns false for a stray int3 (the CPU faults). */
+export function handleBreakpoint(state: PatchState, cpu: PatchingCpu, site: number): boolean {
+  const started = performance.now();
+  const index = breakpointEnter(state, cpu.id, site);
   try {
-    // Pairs with the coordinator's Atomics.store that published the table (its entries before it).
-    if (Atomics.load(i32, P_BP_ACTIVE >> 2) === 0) return false;
-    const index = state.lookup(site);
     if (index < 0) return false;
     state.addCpu(cpu.id, PC_TRAPS, 1);
     cpu.breakpointInterruptPoint();
-    // The bypass: run the old instruction out of line (Mathieu's), or emulate the new one.
-    const which = i32[P_BP_BYPASS >> 2] === Bypass.old ? 0 : 1;
-    const at = state.entryBytes(index, which);
-    for (let b = 0; b < INSN_BYTES; b++) bypassBytes[b] = state.u8[at + b]!;
+    breakpointBypass(state, index, bypassBytes);
     cpu.runInstruction(site, bypassBytes);
     return true;
   } finally {
-    Atomics.sub(i32, ref, 1);
+    breakpointLeave(state, cpu.id);
     state.addCpu(cpu.id, PC_BP_NS, (performance.now() - started) * 1e6);
   }
 }
