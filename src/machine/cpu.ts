@@ -5,8 +5,17 @@ import { FetchModel, type FetchModelOptions } from './fetch-model.js';
 import { Insn, decode, formatBytes } from './instruction.js';
 import { Context, InterruptPoint, Ipi, interruptPointNames } from './interrupts.js';
 import type { MachineMemory } from './machine-memory.js';
-import { PC_IPI_NS, PC_STALE, PC_STOPPED_NS, P_NMI_MASKED, P_RELEASED, P_STOPPED, P_STOP_STATE, StopState } from './patch-area.js';
-import { handleBreakpoint, nmiEnter, nmiExit, type PatchingCpu } from './patch-handlers.js';
+import { PC_IPI_NS, PC_STALE, PC_STOPPED_NS, P_STOP_STATE, StopState } from './patch-area.js';
+import {
+  arriveAtRendezvous,
+  handleBreakpoint,
+  leaveRendezvous,
+  nmiEnter,
+  nmiExit,
+  nmisMasked,
+  rendezvousHeld,
+  type PatchingCpu,
+} from './patch-handlers.js';
 import { FunctionTracer, MachineEvent } from './tracer.js';
 
 /** A fault: the CPU executed bytes that are not an instruction (the simulated crash). */
@@ -169,7 +178,7 @@ export class Cpu implements PatchingCpu {
     const irq = this.memory.irq;
     if (this.nmiSchedule !== null && this.nmiSchedule(point)) irq.raiseNmi(this.id);
     // NMIs masked: stop_machine with NMIs disabled (the thread's mitigation); the line stays up.
-    if (!this.inNmi && irq.nmiPending(this.id) && Atomics.load(this.memory.patch.i32, P_NMI_MASKED >> 2) === 0 && irq.takeNmi(this.id)) {
+    if (!this.inNmi && irq.nmiPending(this.id) && !nmisMasked(this.memory.patch) && irq.takeNmi(this.id)) {
       this.nmi(point);
     }
     // NMI handlers run with IRQs off (the CPU clears IF on NMI entry).
@@ -259,19 +268,16 @@ export class Cpu implements PatchingCpu {
    * handlers) until released, then sync_core on the way out.
    */
   private rendezvous(): void {
-    const i32 = this.memory.patch.i32;
+    const patch = this.memory.patch;
     const started = performance.now();
-    // Pairs with the coordinator's wait for every CPU to arrive.
-    Atomics.add(i32, P_STOPPED >> 2, 1);
-    Atomics.notify(i32, P_STOPPED >> 2);
-    for (let spins = 0; Atomics.load(i32, P_STOP_STATE >> 2) === StopState.stopping && !this.memory.stopRequested(); spins++) {
+    arriveAtRendezvous(patch);
+    for (let spins = 0; rendezvousHeld(patch) && !this.memory.stopRequested(); spins++) {
       this.interruptPoint(InterruptPoint.rendezvous);
       // Spin a little, then doze in short waits: on 2 shared cores a pure spin starves the coordinator.
-      if (spins > 64) Atomics.wait(i32, P_STOP_STATE >> 2, StopState.stopping, 0.02);
+      if (spins > 64) Atomics.wait(patch.i32, P_STOP_STATE >> 2, StopState.stopping, 0.02);
     }
     this.fetchModel.serialize();
-    Atomics.add(i32, P_RELEASED >> 2, 1);
-    Atomics.notify(i32, P_RELEASED >> 2);
+    leaveRendezvous(patch);
     this.memory.patch.addCpu(this.id, PC_STOPPED_NS, (performance.now() - started) * 1e6);
   }
 

@@ -9,12 +9,17 @@ import {
   P_BP_ACTIVE,
   P_BP_BYPASS,
   P_BP_REFCOUNT_MODE,
+  P_NMI_MASKED,
   P_NMI_RUNNING,
   P_REDO_BYTES,
   P_REDO_PENDING,
   P_REDO_SITE,
   P_REFCOUNT,
+  P_RELEASED,
+  P_STOPPED,
+  P_STOP_STATE,
   Refcount,
+  StopState,
   type PatchState,
 } from './patch-area.js';
 
@@ -116,4 +121,26 @@ export function nmiExit(state: PatchState): void {
     Atomics.sub(state.i32, P_NMI_RUNNING >> 2, 1);
     Atomics.notify(state.i32, P_NMI_RUNNING >> 2);
   }
+}
+
+/** stop_machine, CPU side: arrive at the rendezvous (the patcher waits for every CPU). */
+export function arriveAtRendezvous(state: PatchState): void {
+  Atomics.add(state.i32, P_STOPPED >> 2, 1);
+  Atomics.notify(state.i32, P_STOPPED >> 2);
+}
+
+/** Whether the machine is still stopped (the CPU keeps spinning). */
+export function rendezvousHeld(state: PatchState): boolean {
+  return Atomics.load(state.i32, P_STOP_STATE >> 2) === StopState.stopping;
+}
+
+/** Leave the rendezvous, after serializing (the patcher waits for every CPU). */
+export function leaveRendezvous(state: PatchState): void {
+  Atomics.add(state.i32, P_RELEASED >> 2, 1);
+  Atomics.notify(state.i32, P_RELEASED >> 2);
+}
+
+/** Whether NMIs are masked (stop-machine --no-nmi). */
+export function nmisMasked(state: PatchState): boolean {
+  return Atomics.load(state.i32, P_NMI_MASKED >> 2) !== 0;
 }

@@ -3,33 +3,30 @@ import { Insn, decode } from '../machine/instruction.js';
 import { Ipi } from '../machine/interrupts.js';
 import type { MachineMemory } from '../machine/machine-memory.js';
 import {
-  Bypass,
-  NMI_WRITE_FLAG,
   PC_BP_NS,
   PC_IPI_NS,
-  PC_REFCOUNT,
   PC_STALE,
   PC_STOPPED_NS,
   PC_TRAPS,
-  P_BP_ACTIVE,
-  P_BP_BYPASS,
-  P_BP_COUNT,
-  P_BP_REFCOUNT_MODE,
-  P_NMI_MASKED,
   P_NMI_RUNNING,
-  P_REDO_BYTES,
-  P_REDO_PENDING,
-  P_REDO_SITE,
-  P_REFCOUNT,
   P_RELEASED,
   P_STOPPED,
-  P_STOP_STATE,
-  Refcount,
-  StopState,
-  TABLE_ENTRY_BYTES,
   type BypassName,
   type RefcountName,
 } from '../machine/patch-area.js';
+import {
+  beginStop,
+  deactivateTable,
+  dropWriteFlag,
+  fillRedo,
+  handlersIdle,
+  nmisIdle,
+  publishTable,
+  releaseStop,
+  setRedoPending,
+  tryRaiseWriteFlag,
+  unmaskNmis,
+} from './step-effects.js';
 import type { PatchEntry, PatchStep, ProtocolName } from './protocol.js';
 import { protocols } from './protocols/index.js';
 
@@ -161,7 +158,6 @@ export class Coordinator {
   private perform(step: PatchStep, request: PatchRequest): void {
     const memory = this.memory;
     const patch = memory.patch;
-    const i32 = patch.i32;
     const timeoutMs = request.timeoutMs ?? 2_000;
     switch (step.kind) {
       case 'poke': {
@@ -179,76 +175,43 @@ export class Coordinator {
         }
         return;
       }
-      case 'publish': {
-        const base = patch.tableBase;
-        step.entries.forEach((e, n) => {
-          const at = base + n * TABLE_ENTRY_BYTES;
-          i32[at >> 2] = e.site;
-          patch.u8.set(e.from, at + 4);
-          patch.u8.set(e.to, at + 9);
-        });
-        i32[P_BP_COUNT >> 2] = step.entries.length;
-        i32[P_BP_BYPASS >> 2] = Bypass[request.bypass ?? 'new'];
-        i32[P_BP_REFCOUNT_MODE >> 2] = Refcount[request.refcount ?? 'percpu'];
-        // Publishes the table; pairs with the int3 handler's Atomics.load of the active word.
-        Atomics.store(i32, P_BP_ACTIVE >> 2, ++this.generation);
+      case 'publish':
+        publishTable(patch, step.entries, request.bypass ?? 'new', request.refcount ?? 'percpu', ++this.generation);
         return;
-      }
-      case 'teardown': {
-        Atomics.store(i32, P_BP_ACTIVE >> 2, 0);
-        // A handler that took its reference before the store may still read the table: wait for it.
-        this.until(timeoutMs, 'int3 handlers to leave', () => {
-          let refs = Atomics.load(i32, P_REFCOUNT >> 2);
-          for (const cpu of this.all) refs += Atomics.load(i32, patch.cpuWord(cpu, PC_REFCOUNT));
-          return refs === 0;
-        });
+      case 'teardown':
+        deactivateTable(patch);
+        // A handler that took its reference before deactivation may still read the table: wait for it.
+        this.until(timeoutMs, 'int3 handlers to leave', () => handlersIdle(patch));
         return;
-      }
-      case 'stopMachine': {
-        Atomics.store(i32, P_STOPPED >> 2, 0);
-        Atomics.store(i32, P_RELEASED >> 2, 0);
-        Atomics.store(i32, P_NMI_MASKED >> 2, request.nmi === 'off' ? 1 : 0);
-        Atomics.store(i32, P_STOP_STATE >> 2, StopState.stopping);
+      case 'stopMachine':
+        beginStop(patch, request.nmi === 'off');
         for (const cpu of this.all) memory.irq.sendIpi(cpu, Ipi.kick);
         this.ipis += this.all.length;
         this.waitCount(P_STOPPED, this.all.length, timeoutMs, 'every CPU to stop');
         return;
-      }
-      case 'releaseMachine': {
-        Atomics.store(i32, P_STOP_STATE >> 2, StopState.running);
-        Atomics.notify(i32, P_STOP_STATE >> 2);
+      case 'releaseMachine':
+        releaseStop(patch);
         this.waitCount(P_RELEASED, this.all.length, timeoutMs, 'every CPU to leave the rendezvous');
-        Atomics.store(i32, P_NMI_MASKED >> 2, 0);
+        unmaskNmis(patch);
         return;
-      }
-      case 'setRedo': {
-        this.fillRedo(step.site, step.bytes);
-        // Publishes the redo buffer; pairs with NMI entry's Atomics.load of redo_pending.
-        Atomics.store(i32, P_REDO_PENDING >> 2, 1);
+      case 'setRedo':
+        fillRedo(patch, step.site, step.bytes);
+        setRedoPending(patch, true);
         return;
-      }
       case 'clearRedo':
-        Atomics.store(i32, P_REDO_PENDING >> 2, 0);
+        setRedoPending(patch, false);
         return;
-      case 'raiseWriteFlag': {
-        this.fillRedo(step.site, step.bytes);
-        // Only when no NMI is in flight; pairs with NMI entry's Atomics.add on nmi_running.
-        this.until(timeoutMs, `NMIs to leave before raising the write flag (nmi_running ${Atomics.load(i32, P_NMI_RUNNING >> 2)})`, () => Atomics.compareExchange(i32, P_NMI_RUNNING >> 2, 0, NMI_WRITE_FLAG) === 0);
+      case 'raiseWriteFlag':
+        fillRedo(patch, step.site, step.bytes);
+        this.until(timeoutMs, 'NMIs to leave before raising the write flag', () => tryRaiseWriteFlag(patch));
         return;
-      }
       case 'dropWriteFlag':
-        Atomics.and(i32, P_NMI_RUNNING >> 2, ~NMI_WRITE_FLAG);
+        dropWriteFlag(patch);
         return;
       case 'waitNmisIdle':
-        this.until(timeoutMs, 'NMIs to leave', () => Atomics.load(i32, P_NMI_RUNNING >> 2) === 0);
+        this.until(timeoutMs, 'NMIs to leave', () => nmisIdle(patch));
         return;
     }
-  }
-
-  private fillRedo(site: number, bytes: Uint8Array): void {
-    const patch = this.memory.patch;
-    patch.i32[P_REDO_SITE >> 2] = site;
-    patch.u8.set(bytes.subarray(0, INSN_BYTES), P_REDO_BYTES);
   }
 
   /** Waits until a counter word reaches `target` (CPUs add and notify). */

@@ -1,0 +1,112 @@
+import { INSN_BYTES } from '../machine/code-page.js';
+import {
+  Bypass,
+  NMI_WRITE_FLAG,
+  PC_REFCOUNT,
+  P_BP_ACTIVE,
+  P_BP_BYPASS,
+  P_BP_COUNT,
+  P_BP_REFCOUNT_MODE,
+  P_NMI_MASKED,
+  P_NMI_RUNNING,
+  P_REDO_BYTES,
+  P_REDO_PENDING,
+  P_REDO_SITE,
+  P_REFCOUNT,
+  P_RELEASED,
+  P_STOPPED,
+  P_STOP_STATE,
+  Refcount,
+  StopState,
+  TABLE_ENTRY_BYTES,
+  type BypassName,
+  type PatchState,
+  type RefcountName,
+} from '../machine/patch-area.js';
+import type { PatchEntry } from './protocol.js';
+
+/**
+ * The patcher's side of each protocol step, as effects on the patch area and conditions to
+ * wait for. The threaded coordinator performs the effects and blocks on the conditions
+ * (with IPIs and timeouts of its own); the explorer performs the same effects and treats
+ * each condition as whether its next move is enabled.
+ */
+
+/** Writes the table (entries in site order), its settings, then activates it. */
+export function publishTable(patch: PatchState, entries: readonly PatchEntry[], bypass: BypassName, refcount: RefcountName, generation: number): void {
+  const i32 = patch.i32;
+  entries.forEach((e, n) => {
+    const at = patch.tableBase + n * TABLE_ENTRY_BYTES;
+    i32[at >> 2] = e.site;
+    patch.u8.set(e.from.subarray(0, INSN_BYTES), at + 4);
+    patch.u8.set(e.to.subarray(0, INSN_BYTES), at + 9);
+  });
+  i32[P_BP_COUNT >> 2] = entries.length;
+  i32[P_BP_BYPASS >> 2] = Bypass[bypass];
+  i32[P_BP_REFCOUNT_MODE >> 2] = Refcount[refcount];
+  // Publishes the table; pairs with breakpointEnter's Atomics.load of the active word.
+  Atomics.store(i32, P_BP_ACTIVE >> 2, generation);
+}
+
+export function deactivateTable(patch: PatchState): void {
+  Atomics.store(patch.i32, P_BP_ACTIVE >> 2, 0);
+}
+
+/** No CPU holds a reference to the table (shared counter and every per-CPU one at 0). */
+export function handlersIdle(patch: PatchState): boolean {
+  let refs = Atomics.load(patch.i32, P_REFCOUNT >> 2);
+  for (let cpu = 0; cpu < patch.cpus; cpu++) refs += Atomics.load(patch.i32, patch.cpuWord(cpu, PC_REFCOUNT));
+  return refs === 0;
+}
+
+/** Asks every CPU to stop (the caller kicks them). */
+export function beginStop(patch: PatchState, maskNmis: boolean): void {
+  const i32 = patch.i32;
+  Atomics.store(i32, P_STOPPED >> 2, 0);
+  Atomics.store(i32, P_RELEASED >> 2, 0);
+  Atomics.store(i32, P_NMI_MASKED >> 2, maskNmis ? 1 : 0);
+  Atomics.store(i32, P_STOP_STATE >> 2, StopState.stopping);
+}
+
+export function stoppedCount(patch: PatchState): number {
+  return Atomics.load(patch.i32, P_STOPPED >> 2);
+}
+
+export function releaseStop(patch: PatchState): void {
+  Atomics.store(patch.i32, P_STOP_STATE >> 2, StopState.running);
+  Atomics.notify(patch.i32, P_STOP_STATE >> 2);
+}
+
+export function releasedCount(patch: PatchState): number {
+  return Atomics.load(patch.i32, P_RELEASED >> 2);
+}
+
+export function unmaskNmis(patch: PatchState): void {
+  Atomics.store(patch.i32, P_NMI_MASKED >> 2, 0);
+}
+
+/** Fills the redo buffer: the site and its new bytes (before any flag that publishes it). */
+export function fillRedo(patch: PatchState, site: number, bytes: Uint8Array): void {
+  patch.i32[P_REDO_SITE >> 2] = site;
+  patch.u8.set(bytes.subarray(0, INSN_BYTES), P_REDO_BYTES);
+}
+
+/** Ingo's flag. */
+export function setRedoPending(patch: PatchState, pending: boolean): void {
+  // Raising publishes the redo buffer; pairs with nmiEnter's Atomics.load.
+  Atomics.store(patch.i32, P_REDO_PENDING >> 2, pending ? 1 : 0);
+}
+
+/** Rostedt's flag: up only if no NMI is in flight. Returns whether it went up. */
+export function tryRaiseWriteFlag(patch: PatchState): boolean {
+  // Pairs with nmiEnter's Atomics.add on nmi_running.
+  return Atomics.compareExchange(patch.i32, P_NMI_RUNNING >> 2, 0, NMI_WRITE_FLAG) === 0;
+}
+
+export function dropWriteFlag(patch: PatchState): void {
+  Atomics.and(patch.i32, P_NMI_RUNNING >> 2, ~NMI_WRITE_FLAG);
+}
+
+export function nmisIdle(patch: PatchState): boolean {
+  return Atomics.load(patch.i32, P_NMI_RUNNING >> 2) === 0;
+}
