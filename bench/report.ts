@@ -1,4 +1,11 @@
-import type { BenchResult, RingReport, TargetResult } from './ring/results.js';
+import type { MachineBenchResult, MachineSuiteReport } from './machine/results.js';
+import type { BenchResult, RingReport } from './ring/results.js';
+import type { TargetResult } from './targets.js';
+
+/**
+ * Every suite's reports: the human tables (`ringtrace bench <suite>`) and the Markdown
+ * ones for docs/BENCHMARKS.md (bench/results/<suite>.md).
+ */
 
 /** Human output of a ring report: a results table with ratios, a targets table, notes. */
 export function formatRingReport(report: RingReport): string {
@@ -76,6 +83,77 @@ export function formatRingMarkdown(report: RingReport): string {
     out.push(`| ${name} | ${measured} | ${required} | ${status} |`);
   }
   return out.join('\n') + '\n';
+}
+
+/** Human output of a machine report: a results table, the targets met or missed, notes. */
+export function formatMachineReport(report: MachineSuiteReport): string {
+  const m = report.machine;
+  const lines: string[] = [];
+  lines.push(
+    `ringtrace bench machine (${m.runKind} run, ${m.durationSeconds} s) on ${m.cpuModel}, ${m.cores} cores, Node ${m.node}, ` +
+      `load ${m.loadAverageStart.toFixed(2)} -> ${m.loadAverageEnd.toFixed(2)}`,
+    '',
+  );
+  lines.push(...table(MACHINE_HEADER, report.results.map(machineRow), MACHINE_RIGHT));
+  lines.push('', 'notes:');
+  for (const r of report.results) {
+    const rerun = r.disturbedP50Us ?? r.disturbedRoundsNsPerSite;
+    lines.push(`  ${r.name}: ${r.notes ?? ''}`);
+    if (r.roundsNsPerSite !== undefined && r.roundsNsPerSite.length > 1) {
+      lines.push(`    ns/site per round: ${r.roundsNsPerSite.map((x) => x.toFixed(1)).join(', ')}`);
+    }
+    if (rerun !== undefined) lines.push(`    run again after a disturbance (figure of the disturbed run): ${rerun.map((x) => x.toFixed(1)).join(', ')}`);
+  }
+  lines.push(
+    '',
+    'p50/p99/mean: latency of one sync_core round to every CPU, µs. events/s: function-entry events per second per CPU (wall).',
+    'ns/site: on-CPU time of the CPU threads per site executed (wall ns/site: wall x cpus / sites). other load: cores other',
+    'processes kept busy meanwhile.',
+  );
+  if (report.results.some((r) => r.oversubscribed)) {
+    lines.push(
+      '',
+      `* oversubscribed: more threads than the ${m.cores} cores (N CPU threads + the NMI source + the sync sender + the main`,
+      '  thread, which runs the machine\'s reader); the OS and other processes share the cores too, so figures vary from run to run.',
+    );
+  }
+  lines.push('', ...table(['target', 'measured', 'required', 'status'], report.targets.map(targetRow), [false, true, true, false]));
+  for (const r of report.results.filter((x) => !x.verified)) lines.push('', `${r.name} FAILED its check: ${r.verifyError ?? ''}`);
+  return lines.join('\n') + '\n';
+}
+
+/** The machine report's two tables in Markdown, for docs/BENCHMARKS.md. */
+export function formatMachineMarkdown(report: MachineSuiteReport): string {
+  const out: string[] = [];
+  out.push(`| ${MACHINE_HEADER.join(' | ')} |`, `|${MACHINE_RIGHT.map((r) => (r ? '---:' : '---')).join('|')}|`);
+  for (const r of report.results) out.push(`| ${machineRow(r).map((c, i) => (i === 0 ? `\`${c}\`` : c)).join(' | ')} |`);
+  out.push('', '| target | measured | required | status |', '|---|---:|---:|---|');
+  for (const t of report.targets) out.push(`| ${targetRow(t).join(' | ')} |`);
+  return out.join('\n') + '\n';
+}
+
+const MACHINE_HEADER = ['benchmark', 'cpus', 'p50 µs', 'p99 µs', 'mean µs', 'M events/s/cpu', 'ns/site', 'wall ns/site', 'vs baseline', 'other load', 'check'];
+const MACHINE_RIGHT = [false, true, true, true, true, true, true, true, false, true, false];
+
+function machineRow(r: MachineBenchResult): string[] {
+  const us = (x: number | undefined): string => (x === undefined ? '' : x.toFixed(1));
+  const vs =
+    r.vsBaseline === undefined || r.extraNsPerSite === undefined
+      ? ''
+      : `${r.vsBaseline.toFixed(2)}x ${r.baseline ?? ''} (+${r.extraNsPerSite.toFixed(1)} ns)`;
+  return [
+    r.name,
+    `${r.cpus}${r.oversubscribed ? '*' : ''}`,
+    us(r.p50Us),
+    us(r.p99Us),
+    us(r.meanUs),
+    r.eventsPerSec === undefined ? '' : (r.eventsPerSec / 1e6).toFixed(3),
+    us(r.nsPerSite),
+    us(r.nsPerSiteWall),
+    vs,
+    r.otherLoadCores === undefined ? '' : r.otherLoadCores.toFixed(2),
+    r.verified ? 'ok' : 'FAILED',
+  ];
 }
 
 function fmtRate(r: BenchResult): string {

@@ -1,31 +1,55 @@
 /**
- * `npm run bench`: runs every benchmark suite (for now the ring suite), prints the human
- * report and writes the machine-readable one to bench/results/<suite>.json (and the
- * Markdown tables to bench/results/<suite>.md, for docs/BENCHMARKS.md).
+ * `npm run bench`: runs every benchmark suite (ring, then machine), or the ones named,
+ * prints each human report and writes the machine-readable one to
+ * bench/results/<suite>.json (and the Markdown tables to bench/results/<suite>.md, for
+ * docs/BENCHMARKS.md).
  *
- *   node dist/bench/run.js [--quick]
+ *   node dist/bench/run.js [--quick] [ring] [machine]      (npm run bench -- machine)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { formatRingMarkdown, formatRingReport } from './report.js';
+import { runMachineSuite } from './machine/suite.js';
+import { formatMachineMarkdown, formatMachineReport, formatRingMarkdown, formatRingReport } from './report.js';
 import { runRingSuite } from './ring/suite.js';
 
+const SUITES = ['ring', 'machine'] as const;
+type Suite = (typeof SUITES)[number];
+const usage = 'usage: node dist/bench/run.js [--quick] [ring] [machine]';
 const args = process.argv.slice(2);
 for (const a of args) {
-  if (a !== '--quick') {
-    process.stderr.write(`bench/run: unknown argument ${JSON.stringify(a)} (usage: node dist/bench/run.js [--quick])\n`);
+  if (a !== '--quick' && !(SUITES as readonly string[]).includes(a)) {
+    process.stderr.write(`bench/run: unknown argument ${JSON.stringify(a)} (${usage})\n`);
     process.exit(2);
   }
 }
 const quick = args.includes('--quick');
+const named = SUITES.filter((s) => args.includes(s));
+const run = (suite: Suite): boolean => named.length === 0 || named.includes(suite);
+const progress = (line: string): void => {
+  process.stderr.write(`  ${line}\n`);
+};
 
 // dist/bench/run.js -> <repo>/bench/results/
 const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
-
-const report = await runRingSuite({ quick, progress: (line) => process.stderr.write(`  ${line}\n`) });
-process.stdout.write(formatRingReport(report));
 mkdirSync(resultsDir, { recursive: true });
-writeFileSync(`${resultsDir}ring.json`, JSON.stringify(report, null, 2) + '\n');
-writeFileSync(`${resultsDir}ring.md`, formatRingMarkdown(report));
-process.stdout.write(`\nwrote ${resultsDir}ring.json and ring.md\n`);
-if (report.results.some((r) => !r.verified)) process.exitCode = 1;
+
+function write(suite: string, report: unknown, markdown: string): void {
+  writeFileSync(`${resultsDir}${suite}.json`, JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(`${resultsDir}${suite}.md`, markdown);
+  process.stdout.write(`\nwrote ${resultsDir}${suite}.json and ${suite}.md\n\n`);
+}
+
+let failed = false;
+if (run('ring')) {
+  const ring = await runRingSuite({ quick, progress });
+  process.stdout.write(formatRingReport(ring));
+  write('ring', ring, formatRingMarkdown(ring));
+  failed ||= ring.results.some((r) => !r.verified);
+}
+if (run('machine')) {
+  const machine = await runMachineSuite({ quick, progress });
+  process.stdout.write(formatMachineReport(machine));
+  write('machine', machine, formatMachineMarkdown(machine));
+  failed ||= machine.results.some((r) => !r.verified);
+}
+if (failed) process.exitCode = 1;

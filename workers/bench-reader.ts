@@ -2,6 +2,6 @@
 import { workerData } from 'node:worker_threads';
 import { expectStart } from '../bench/ring/protocol.js';
 import { prepareRingReader } from '../bench/ring/thread-loops.js';
-import { serve } from '../bench/ring/worker-port.js';
+import { serve } from '../bench/worker-port.js';
 
 await serve(() => prepareRingReader(expectStart(workerData, 'ring-reader')));

@@ -2,7 +2,7 @@
 import { workerData } from 'node:worker_threads';
 import { expectStart } from '../bench/ring/protocol.js';
 import { prepareRingbufJsConsumer, prepareRingbufJsProducer } from '../bench/ring/thread-loops.js';
-import { serve } from '../bench/ring/worker-port.js';
+import { serve } from '../bench/worker-port.js';
 
 await serve(() => {
   const start = expectStart(workerData, 'ringbufjs-producer', 'ringbufjs-consumer');

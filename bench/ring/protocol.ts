@@ -1,13 +1,9 @@
+import { startChecker } from '../worker-port.js';
+
 /**
- * The messages between the benchmark's main thread and its workers: the start message
- * each worker gets as `workerData`, and what it posts back. Tagged unions only.
- *
- *   main                          worker
- *    | -- new Worker(workerData: BenchStart) -->|
- *    |<-------------- { kind: 'ready' } --------|  views built, loop compiled
- *    | -- control.go() (threaded runs only) --> |
- *    |<-- { kind: 'done', outcome } ------------|  or { kind: 'failed', message }
- *    | -- terminate() (always, in finally) ---> |
+ * The ring suite's start messages (each worker gets one as `workerData`) and outcomes,
+ * tagged unions only. The ready / done / failed exchange around them is the shared one
+ * of bench/worker-port.ts.
  */
 
 export const SINGLE_BENCHES = [
@@ -110,16 +106,5 @@ export interface ThreadOutcome {
 
 export type BenchOutcome = SingleOutcome | ThreadOutcome;
 
-export type BenchReply =
-  | { readonly kind: 'ready' }
-  | { readonly kind: 'done'; readonly outcome: BenchOutcome }
-  | { readonly kind: 'failed'; readonly message: string };
-
 /** Worker side: checks that workerData is the start message this worker file expects. */
-export function expectStart<K extends BenchStartKind>(data: unknown, ...kinds: K[]): Extract<BenchStart, { kind: K }> {
-  const kind = typeof data === 'object' && data !== null ? (data as { kind?: unknown }).kind : undefined;
-  if (typeof kind !== 'string' || !(kinds as string[]).includes(kind)) {
-    throw new TypeError(`bench worker expects a start message of kind ${kinds.join(' | ')} (got ${String(kind)})`);
-  }
-  return data as Extract<BenchStart, { kind: K }>;
-}
+export const expectStart = startChecker<BenchStart>();

@@ -1,3 +1,6 @@
+import type { RunInfo } from '../host.js';
+import type { TargetResult } from '../targets.js';
+
 /**
  * The shape of `ringtrace bench ring --json` and of bench/results/ring.json:
  * exactly `{ results, targets, machine }`.
@@ -52,34 +55,7 @@ export interface BenchResult {
   readonly notes?: string;
 }
 
-export interface TargetResult {
-  readonly name: string;
-  /** The target as the issue states it. */
-  readonly description: string;
-  /** The measured figure and the bound, in `unit`. */
-  readonly measured: number;
-  readonly required: number;
-  readonly comparison: '>=' | '<=' | '<';
-  readonly unit: string;
-  readonly met: boolean;
-  /** How `measured` was computed from the results of this run. */
-  readonly detail: string;
-}
-
-export interface MachineInfo {
-  readonly cpuModel: string;
-  /** os.availableParallelism(). */
-  readonly cores: number;
-  readonly node: string;
-  readonly v8: string;
-  readonly os: string;
-  readonly totalMemoryBytes: number;
-  /** 1-minute load averages when the run started and ended (other processes share the cores). */
-  readonly loadAverageStart: number;
-  readonly loadAverageEnd: number;
-  readonly date: string;
-  readonly runKind: 'full' | 'quick';
-  readonly durationSeconds: number;
+export interface MachineInfo extends RunInfo {
   /** sha256 (first 12 hex digits) of the compiled ring modules that ran (dist/src/ring/*.js). */
   readonly ringBuildHash: string;
 }

@@ -1,7 +1,8 @@
-import { type CpuSample, describeMachine, loadAverage, otherLoadCores, ringBuildHash, sampleCpu } from '../machine.js';
-import type { SingleBenchName, SingleOutcome } from './protocol.js';
+import { type CpuSample, otherLoadCores, ringBuildHash, sampleCpu, startRun } from '../host.js';
+import { WorkerFile, runWorkers } from '../spawn.js';
+import { median } from '../stats.js';
+import type { BenchOutcome, BenchStart, SingleBenchName, SingleOutcome } from './protocol.js';
 import type { BenchResult, RingReport } from './results.js';
-import { WorkerFile, runWorkers } from './spawn.js';
 import { evaluateTargets } from './targets.js';
 import { type ThreadedMeasurement, ringbufJsThreads, twoThreadsCeiling, twoWriters, writerReaderThreads } from './threaded.js';
 
@@ -98,8 +99,7 @@ export const RING_RESULT_NAMES: readonly string[] = ORDER;
 export async function runRingSuite(options: RingSuiteOptions): Promise<RingReport> {
   const plan = options.quick ? QUICK : FULL;
   const progress = options.progress ?? (() => {});
-  const started = Date.now();
-  const loadStart = loadAverage();
+  const finishRun = startRun(options.quick);
   const results = new Map<string, BenchResult>();
 
   // Single-thread benchmarks: `isolates` passes over the list, each benchmark in a fresh
@@ -112,7 +112,7 @@ export async function runRingSuite(options: RingSuiteOptions): Promise<RingRepor
       if (spec.name === 'heap-growth-10M-writes' && pass > 0) continue; // a byte count, not a timing: once
       progress(`${spec.name} (isolate ${pass + 1} of ${plan.isolates}) ...`);
       const cpu = sampleCpu();
-      const [outcome] = await runWorkers([
+      const [outcome] = await runWorkers<BenchStart, BenchOutcome>([
         { file: WorkerFile.single, start: { kind: 'single', bench: spec.name, timeMs: plan.timeMs, warmupMs: plan.warmupMs, heapWrites: plan.heapWrites } },
       ]);
       if (outcome === undefined || outcome.kind !== 'single') throw new Error(`${spec.name}: no single-thread outcome`);
@@ -154,19 +154,10 @@ export async function runRingSuite(options: RingSuiteOptions): Promise<RingRepor
     const base = baseline === undefined ? undefined : results.get(baseline);
     return base === undefined ? r : { ...r, baseline: base.name, vsBaseline: r.eventsPerSec / base.eventsPerSec };
   });
-  const machine = describeMachine();
   return {
     results: ordered,
     targets: evaluateTargets(ordered),
-    machine: {
-      ...machine,
-      loadAverageStart: loadStart,
-      loadAverageEnd: loadAverage(),
-      date: new Date(started).toISOString(),
-      runKind: options.quick ? 'quick' : 'full',
-      durationSeconds: Math.round((Date.now() - started) / 100) / 10,
-      ringBuildHash: ringBuildHash(),
-    },
+    machine: { ...finishRun(), ringBuildHash: ringBuildHash() },
   };
 }
 
@@ -204,12 +195,6 @@ function singleResult(spec: SingleSpec, runs: readonly { outcome: SingleOutcome;
     ...(others.length === 0 ? {} : { otherLoadCores: Math.round((others.reduce((a, b) => a + b, 0) / others.length) * 100) / 100 }),
     ...(first.notes === undefined ? {} : { notes: first.notes }),
   };
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 function threadedResult(

@@ -1,4 +1,5 @@
-import type { BenchResult, TargetResult } from './results.js';
+import { type TargetResult, judge } from '../targets.js';
+import type { BenchResult } from './results.js';
 
 /**
  * The issue's targets, each computed from results measured in the same run. They are
@@ -114,19 +115,7 @@ export function evaluateTargets(results: readonly BenchResult[]): TargetResult[]
       detail: heap.notes ?? '',
     },
   ];
-  return targets.map((t) => ({ ...t, met: meets(t.measured, t.comparison, t.required) }));
-}
-
-function meets(measured: number, comparison: TargetResult['comparison'], required: number): boolean {
-  if (!Number.isFinite(measured)) return false;
-  switch (comparison) {
-    case '>=':
-      return measured >= required;
-    case '<=':
-      return measured <= required;
-    case '<':
-      return measured < required;
-  }
+  return judge(targets);
 }
 
 /** The best (lowest) ns/event over a single-thread figure's isolates. */

@@ -4,7 +4,7 @@ import type { EventView, ReadOptions } from '../../src/ring/reader.js';
 import type { ClockName } from '../../src/ring/layout.js';
 import { loadDevDependency } from '../dev-deps.js';
 import { CeilingStores } from './ceiling.js';
-import { BenchControl, PEER_TIMEOUT_MS } from './control.js';
+import { BenchControl, PEER_TIMEOUT_MS } from '../control.js';
 import { PAGES_PER_CPU, PAGE_BYTES } from './config.js';
 import { EVENT_TYPE, RECORD_WORDS, payloadMismatch, word1, word2, word3 } from './payload.js';
 import type { BenchStart, ThreadOutcome } from './protocol.js';

@@ -1,12 +1,13 @@
 import { availableParallelism } from 'node:os';
 import { RingBuffer } from '../../src/ring/ring-buffer.js';
-import { otherLoadCores, sampleCpu } from '../machine.js';
+import { measureUndisturbed, roundCores } from '../disturbance.js';
+import { BenchControl } from '../control.js';
+import { WorkerFile, runWorkers } from '../spawn.js';
+import { median } from '../stats.js';
 import type { ClockName } from '../../src/ring/layout.js';
-import { BenchControl } from './control.js';
 import { EVENTS_PER_PAGE, PAGES_PER_CPU, PAGE_BYTES, RING_DATA_BYTES } from './config.js';
 import { RECORD_WORDS } from './payload.js';
-import type { BenchOutcome, ThreadOutcome } from './protocol.js';
-import { WorkerFile, runWorkers } from './spawn.js';
+import type { BenchOutcome, BenchStart, ThreadOutcome } from './protocol.js';
 import { BenchVerifyError, verifyRetained } from './verify.js';
 import { loadRingbufJs } from './thread-loops.js';
 
@@ -59,33 +60,12 @@ function seconds(fromNs: bigint, toNs: bigint): number {
   return Number(toNs - fromNs) / 1e9;
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-/** A round during which other processes kept more cores busy than this is run again. */
-export const DISTURBED_OTHER_LOAD_CORES = 0.3;
-
 async function rounds(plan: ThreadedPlan, threads: number, runRound: () => Promise<Round>): Promise<ThreadedMeasurement> {
-  const kept: { round: Round; other: number | undefined }[] = [];
-  const disturbed: number[] = [];
   // Up to plan.rounds extra attempts replace rounds that other processes disturbed;
   // past that, disturbed rounds are kept (and show in roundsOtherLoadCores).
-  let extra = plan.rounds;
-  while (kept.length < plan.rounds) {
-    const before = sampleCpu();
-    const round = await runRound();
-    const other = otherLoadCores(before, sampleCpu());
-    // A round that failed its check is always kept: a disturbance never hides a failure.
-    if (other !== undefined && other > DISTURBED_OTHER_LOAD_CORES && extra > 0 && round.verifyError === '') {
-      extra--;
-      disturbed.push(round.eventsPerSec);
-      continue;
-    }
-    kept.push({ round, other });
-  }
+  const measured = await measureUndisturbed(plan.rounds, plan.rounds, runRound, { failed: (round) => round.verifyError !== '' });
+  const kept = measured.kept.map((k) => ({ round: k.value, other: k.other }));
+  const disturbed = measured.disturbed.map((d) => d.value.eventsPerSec);
   const all = kept.map((k) => k.round);
   const rates = all.map((r) => r.eventsPerSec);
   const failed = all.find((r) => r.verifyError !== '');
@@ -94,7 +74,7 @@ async function rounds(plan: ThreadedPlan, threads: number, runRound: () => Promi
   return {
     eventsPerSec: mid,
     roundsEventsPerSec: rates,
-    roundsOtherLoadCores: kept.map((k) => (k.other === undefined ? -1 : Math.round(k.other * 100) / 100)),
+    roundsOtherLoadCores: kept.map((k) => (k.other === undefined ? -1 : roundCores(k.other))),
     disturbedRoundsEventsPerSec: disturbed,
     events: plan.events,
     threads,
@@ -124,7 +104,7 @@ export function writerReaderThreads(plan: ThreadedPlan): Promise<ThreadedMeasure
   return rounds(plan, 2, async () => {
     const rb = RingBuffer.create({ cpus: 1, pagesPerCpu: PAGES_PER_CPU, pageBytes: PAGE_BYTES, mode: 'discard', clock: 'counter' });
     const control = new BenchControl();
-    const [w, r] = await runWorkers(
+    const [w, r] = await runWorkers<BenchStart, BenchOutcome>(
       [
         { file: WorkerFile.writer, start: { kind: 'ring-writer', ring: rb.buffer, control: control.sab, cpu: 0, events: plan.events, burst: BURST, roomEvents } },
         { file: WorkerFile.reader, start: { kind: 'ring-reader', ring: rb.buffer, control: control.sab, events: plan.events } },
@@ -165,7 +145,7 @@ export async function ringbufJsThreads(plan: ThreadedPlan): Promise<ThreadedMeas
   return rounds(plan, 2, async () => {
     const storage = Spsc.getStorageForCapacity(RING_DATA_BYTES / 4, Int32Array);
     const control = new BenchControl();
-    const [p, c] = await runWorkers(
+    const [p, c] = await runWorkers<BenchStart, BenchOutcome>(
       [
         { file: WorkerFile.ringbufjs, start: { kind: 'ringbufjs-producer', storage, control: control.sab, events: plan.events, burst: BURST } },
         { file: WorkerFile.ringbufjs, start: { kind: 'ringbufjs-consumer', storage, control: control.sab, events: plan.events } },
@@ -203,7 +183,7 @@ export function twoWriters(plan: ThreadedPlan, clock: ClockName): Promise<Thread
   return rounds(plan, 2, async () => {
     const rb = RingBuffer.create({ cpus: 2, pagesPerCpu: PAGES_PER_CPU, pageBytes: PAGE_BYTES, mode: 'overwrite', clock });
     const control = new BenchControl();
-    const outcomes = await runWorkers(
+    const outcomes = await runWorkers<BenchStart, BenchOutcome>(
       [0, 1].map((cpu) => ({
         file: WorkerFile.writer,
         start: { kind: 'ring-writer', ring: rb.buffer, control: control.sab, cpu, events: plan.events, burst: BURST, roomEvents: 0 } as const,
@@ -246,7 +226,7 @@ export function twoWriters(plan: ThreadedPlan, clock: ClockName): Promise<Thread
 export function twoThreadsCeiling(plan: ThreadedPlan): Promise<ThreadedMeasurement> {
   return rounds(plan, 2, async () => {
     const control = new BenchControl();
-    const outcomes = await runWorkers(
+    const outcomes = await runWorkers<BenchStart, BenchOutcome>(
       [0, 1].map(() => ({ file: WorkerFile.ceiling, start: { kind: 'ceiling-thread', control: control.sab, events: plan.events } as const })),
       control,
     );

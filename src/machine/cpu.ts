@@ -270,14 +270,13 @@ export class Cpu implements PatchingCpu {
   private rendezvous(): void {
     const patch = this.memory.patch;
     const started = performance.now();
-    arriveAtRendezvous(patch);
+    arriveAtRendezvous(patch, this);
     for (let spins = 0; rendezvousHeld(patch) && !this.memory.stopRequested(); spins++) {
       this.interruptPoint(InterruptPoint.rendezvous);
       // Spin a little, then doze in short waits: on 2 shared cores a pure spin starves the coordinator.
       if (spins > 64) Atomics.wait(patch.i32, P_STOP_STATE >> 2, StopState.stopping, 0.02);
     }
-    this.fetchModel.serialize();
-    leaveRendezvous(patch);
+    leaveRendezvous(patch, this);
     this.memory.patch.addCpu(this.id, PC_STOPPED_NS, (performance.now() - started) * 1e6);
   }
 

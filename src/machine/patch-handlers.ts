@@ -123,8 +123,16 @@ export function nmiExit(state: PatchState): void {
   }
 }
 
-/** stop_machine, CPU side: arrive at the rendezvous (the patcher waits for every CPU). */
-export function arriveAtRendezvous(state: PatchState): void {
+/**
+ * stop_machine, CPU side: arrive at the rendezvous (the patcher waits for every CPU).
+ * Arriving is serializing: a CPU reaches the stopper only through the return from the
+ * interrupt that woke it (IRET). Without that, a copy prefetched before the stop would
+ * survive it, and an NMI taken between the release and the CPU's exit sync_core could
+ * execute it stale: the explorer finds exactly that interleaving for redo-nmi-wait if this
+ * serialization is removed.
+ */
+export function arriveAtRendezvous(state: PatchState, cpu: Pick<PatchingCpu, 'serialize'>): void {
+  cpu.serialize();
   Atomics.add(state.i32, P_STOPPED >> 2, 1);
   Atomics.notify(state.i32, P_STOPPED >> 2);
 }
@@ -134,8 +142,9 @@ export function rendezvousHeld(state: PatchState): boolean {
   return Atomics.load(state.i32, P_STOP_STATE >> 2) === StopState.stopping;
 }
 
-/** Leave the rendezvous, after serializing (the patcher waits for every CPU). */
-export function leaveRendezvous(state: PatchState): void {
+/** Leave the rendezvous: sync_core, then count out (the patcher waits for every CPU). */
+export function leaveRendezvous(state: PatchState, cpu: Pick<PatchingCpu, 'serialize'>): void {
+  cpu.serialize();
   Atomics.add(state.i32, P_RELEASED >> 2, 1);
   Atomics.notify(state.i32, P_RELEASED >> 2);
 }

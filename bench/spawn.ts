@@ -1,41 +1,50 @@
 import { Worker } from 'node:worker_threads';
+import { compiledWorkerPath } from '../src/worker-path.js';
 import type { BenchControl } from './control.js';
-import type { BenchOutcome, BenchReply, BenchStart } from './protocol.js';
+import type { WorkerReply } from './worker-port.js';
 
-/** The compiled worker entry modules (dist/workers/), by role. */
+/**
+ * The main side of the bench worker protocol (bench/worker-port.ts): start workers, wait
+ * until they are ready, say go, collect their outcomes, and terminate every one of them,
+ * whatever happened.
+ */
+
+/** The benchmarks' worker entry modules (workers/bench-*.ts, run compiled from dist/workers/), by role. */
 export const WorkerFile = {
-  single: 'bench-single.js',
-  writer: 'bench-writer.js',
-  reader: 'bench-reader.js',
-  ringbufjs: 'bench-ringbufjs.js',
-  ceiling: 'bench-ceiling.js',
+  single: 'bench-single',
+  writer: 'bench-writer',
+  reader: 'bench-reader',
+  ringbufjs: 'bench-ringbufjs',
+  ceiling: 'bench-ceiling',
+  syncSender: 'bench-sync-sender',
 } as const;
 export type WorkerFile = (typeof WorkerFile)[keyof typeof WorkerFile];
 
-export interface WorkerSpec {
+export interface WorkerSpec<S extends { readonly kind: string } = { readonly kind: string }> {
   readonly file: WorkerFile;
-  readonly start: BenchStart;
+  /** The worker's start message (`workerData`): a suite's tagged union. */
+  readonly start: S;
 }
 
 /** Bound on a worker getting ready, and on a whole run once started. */
 export const READY_TIMEOUT_MS = 60_000;
 export const RUN_TIMEOUT_MS = 120_000;
 
-interface Tracked {
+interface Tracked<O> {
   readonly ready: Promise<void>;
-  readonly done: Promise<BenchOutcome>;
+  readonly done: Promise<O>;
 }
 
-function track(worker: Worker, label: string): Tracked {
+function track<O>(worker: Worker, label: string): Tracked<O> {
   let readyResolve!: () => void;
   let readyReject!: (err: Error) => void;
-  let doneResolve!: (o: BenchOutcome) => void;
+  let doneResolve!: (o: O) => void;
   let doneReject!: (err: Error) => void;
   const ready = new Promise<void>((res, rej) => {
     readyResolve = res;
     readyReject = rej;
   });
-  const done = new Promise<BenchOutcome>((res, rej) => {
+  const done = new Promise<O>((res, rej) => {
     doneResolve = res;
     doneReject = rej;
   });
@@ -46,7 +55,7 @@ function track(worker: Worker, label: string): Tracked {
     readyReject(err);
     doneReject(err);
   };
-  worker.on('message', (reply: BenchReply) => {
+  worker.on('message', (reply: WorkerReply<O>) => {
     switch (reply.kind) {
       case 'ready':
         readyResolve();
@@ -82,17 +91,20 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
  * block (if any), and returns their outcomes in spec order. Every worker is terminated
  * in `finally`, on success and on failure alike; on failure the control block is
  * aborted first so that surviving peers stop waiting.
+ *
+ * `S` is the suite's start-message union, `O` the outcome type its workers post (a tagged
+ * union the caller narrows).
  */
-export async function runWorkers(specs: readonly WorkerSpec[], control?: BenchControl): Promise<BenchOutcome[]> {
+export async function runWorkers<S extends { readonly kind: string }, O>(specs: readonly WorkerSpec<S>[], control?: BenchControl): Promise<O[]> {
   const workers: Worker[] = [];
   try {
     const tracked = specs.map((spec, i) => {
-      const worker = new Worker(new URL(`../../workers/${spec.file}`, import.meta.url), {
+      const worker = new Worker(compiledWorkerPath(spec.file), {
         workerData: spec.start,
         execArgv: [],
       });
       workers.push(worker);
-      return track(worker, `worker ${i} (${spec.file}, ${spec.start.kind})`);
+      return track<O>(worker, `worker ${i} (${spec.file}, ${spec.start.kind})`);
     });
     await within(Promise.all(tracked.map((t) => t.ready)), READY_TIMEOUT_MS, 'bench workers did not get ready');
     control?.go();

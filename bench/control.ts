@@ -1,7 +1,8 @@
 /**
  * The control block of a threaded benchmark: a small SharedArrayBuffer, separate from
  * the memory under test, through which the main thread starts the workers and the
- * workers of one run pace each other. This module owns its layout.
+ * workers of one run pace each other. This module owns its layout. Every suite uses
+ * `go` and `abort`; the producer/consumer words are for the ring suite's pairs.
  *
  * | off | width | word           | written by             | read by                  | published by                       |
  * |-----|-------|----------------|------------------------|--------------------------|------------------------------------|

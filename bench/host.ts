@@ -2,8 +2,15 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, totalmem, type as osType } from 'node:os';
 
+/**
+ * The host the benchmarks run on, and how busy it was: every suite describes the host
+ * and measures the load other processes put on it with these. ("Host", not "machine":
+ * in ringtrace the machine is the simulated one of src/machine. The reports still call
+ * this part of their JSON `machine`.)
+ */
+
 /** What the benchmarks ran on: CPU model (from /proc/cpuinfo where there is one), cores, Node. */
-export interface MachineBasics {
+export interface HostBasics {
   readonly cpuModel: string;
   readonly cores: number;
   readonly node: string;
@@ -12,7 +19,7 @@ export interface MachineBasics {
   readonly totalMemoryBytes: number;
 }
 
-export function describeMachine(): MachineBasics {
+export function describeHost(): HostBasics {
   return {
     cpuModel: cpuModel(),
     cores: availableParallelism(),
@@ -21,6 +28,30 @@ export function describeMachine(): MachineBasics {
     os: `${osType()} ${release()} ${process.arch}`,
     totalMemoryBytes: totalmem(),
   };
+}
+
+/** The host plus when and how a suite ran: the `machine` part of every suite's report. */
+export interface RunInfo extends HostBasics {
+  /** 1-minute load averages when the run started and ended (other processes share the cores). */
+  readonly loadAverageStart: number;
+  readonly loadAverageEnd: number;
+  readonly date: string;
+  readonly runKind: 'full' | 'quick';
+  readonly durationSeconds: number;
+}
+
+/** Call when a suite starts; the returned function completes its RunInfo when it ends. */
+export function startRun(quick: boolean): () => RunInfo {
+  const started = Date.now();
+  const loadAverageStart = loadAverage();
+  return () => ({
+    ...describeHost(),
+    loadAverageStart,
+    loadAverageEnd: loadAverage(),
+    date: new Date(started).toISOString(),
+    runKind: quick ? 'quick' : 'full',
+    durationSeconds: Math.round((Date.now() - started) / 100) / 10,
+  });
 }
 
 function cpuModel(): string {
@@ -82,9 +113,12 @@ export function otherLoadCores(from: CpuSample | null, to: CpuSample | null): nu
   return Math.max(0, other / wall);
 }
 
-/** Identifies the ring code that was measured: the compiled modules next to this one. */
-export function ringBuildHash(): string {
-  const dir = new URL('../src/ring/', import.meta.url);
+/**
+ * Identifies the code that was measured: sha256 (first 12 hex digits) of the compiled
+ * modules of one part of src/ (`ring`: dist/src/ring/*.js, `machine`: dist/src/machine/*.js).
+ */
+export function buildHash(part: 'ring' | 'machine'): string {
+  const dir = new URL(`../src/${part}/`, import.meta.url);
   const hash = createHash('sha256');
   try {
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.js')).sort()) {
@@ -94,4 +128,35 @@ export function ringBuildHash(): string {
     return 'unknown';
   }
   return hash.digest('hex').slice(0, 12);
+}
+
+/** The ring modules' build hash (the ring suite's `machine.ringBuildHash`). */
+export function ringBuildHash(): string {
+  return buildHash('ring');
+}
+
+/**
+ * On-CPU time of each thread of this process, in nanoseconds, by Linux thread id: the
+ * first field of /proc/self/task/<tid>/schedstat (the scheduler's own accounting, ns
+ * resolution, unlike the 10 ms ticks of /proc/.../stat). Threads that exit between the
+ * listing and the read are left out. null where there is no such file (not Linux, or a
+ * kernel without schedstat): callers fall back to wall-clock figures and say so.
+ */
+export function sampleThreadCpu(): Map<number, number> | null {
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return null;
+  }
+  const out = new Map<number, number>();
+  for (const tid of tids) {
+    try {
+      const ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ', 1)[0]);
+      if (Number.isFinite(ns)) out.set(Number(tid), ns);
+    } catch {
+      // the thread exited, or schedstat is not there
+    }
+  }
+  return out.size === 0 ? null : out;
 }
