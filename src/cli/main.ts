@@ -4,6 +4,7 @@ import { registerStress } from './commands/stress.js';
 import { registerBench } from './commands/bench.js';
 import { registerMachine } from './commands/machine.js';
 import { registerPatch } from './commands/patch.js';
+import { registerExplore } from './commands/explore.js';
 
 /** Builds the command tree; each command module registers its own subcommands. */
 export function buildProgram(): Command {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   registerStress(program);
   registerMachine(program);
   registerPatch(program);
+  registerExplore(program);
   registerBench(program);
   return program;
 }

@@ -1,7 +1,16 @@
 import { CodePage, INSN_BYTES, codePageBytes, siteInstruction } from '../machine/code-page.js';
 import { FetchModel } from '../machine/fetch-model.js';
 import { Insn, decode, formatBytes } from '../machine/instruction.js';
-import { NmiEntryMode, P_NMI_ENTRY_MODE, PatchState, patchRegionBytes, type BypassName, type RefcountName } from '../machine/patch-area.js';
+import {
+  NmiEntryMode,
+  PATCH_CONTROL_BYTES,
+  PC_REFCOUNT,
+  P_NMI_ENTRY_MODE,
+  PatchState,
+  patchRegionBytes,
+  type BypassName,
+  type RefcountName,
+} from '../machine/patch-area.js';
 import {
   arriveAtRendezvous,
   breakpointBypass,
@@ -59,7 +68,13 @@ export interface ExploreStep {
 export interface ExploreResult {
   readonly protocol: ProtocolName;
   readonly statesExplored: number;
-  /** Complete interleavings (paths ending with nothing left to do, or at the bound). */
+  /** Moves tried (edges of the explored state graph). */
+  readonly transitions: number;
+  /**
+   * Complete interleavings covered: paths from the start to a state where nothing is left to
+   * do (or to the bound), counted through the memoised state graph. 0 if a counterexample
+   * ended the search early.
+   */
   readonly interleavings: number;
   readonly counterexample: ExploreStep[] | null;
   readonly failure: string | null;
@@ -126,8 +141,12 @@ class World {
     return new World(sab, this.code.sites, this.cpus.length, { ...this.coord }, cpus);
   }
 
+  /** What distinguishes two states: code bytes, the patch control words, refcounts, and each actor. */
   key(): string {
-    let k = Buffer.from(this.sab, 0, this.sab.byteLength).toString('latin1');
+    // The table and redo buffer are written by the patcher's steps, so its step index covers them.
+    let k = Buffer.from(this.code.bytes.buffer, this.code.bytes.byteOffset, this.code.sites * 8).toString('latin1');
+    k += Buffer.from(this.patch.u8.buffer, this.patch.u8.byteOffset, PATCH_CONTROL_BYTES).toString('latin1');
+    for (let cpu = 0; cpu < this.cpus.length; cpu++) k += `,${this.patch.i32[this.patch.cpuWord(cpu, PC_REFCOUNT)]}`;
     k += `|${this.coord.step}.${this.coord.phase}`;
     for (const c of this.cpus) {
       k += `|${c.fetch.key()}${JSON.stringify(c.frames)}${c.execsLeft}.${c.nmisLeft}.${c.syncPending ? 1 : 0}.${c.ackedRound === this.coord.round ? 1 : 0}.${c.kicked ? 1 : 0}.${c.inRendezvous ? 1 : 0}`;
@@ -372,15 +391,6 @@ export function explore(options: ExploreOptions): ExploreResult {
         breakpointInterruptPoint: () => undefined,
         serialize: () => cpu.fetch.serialize(),
       });
-      // An NMI may arrive between any two moves, unless one is running or NMIs are masked.
-      if (cpu0.nmisLeft > 0 && !cpu0.frames.some((f) => f.ctx === 'nmi') && !nmisMasked(w.patch)) {
-        cpuMove((x, cpu) => {
-          cpu.nmisLeft--;
-          cpu.frames.push({ ctx: 'nmi', pc: 0, trap: null });
-          nmiEnter(x.patch, x.code, shim(x, cpu));
-          return one(x, 'NMI: enters the handler');
-        });
-      }
       if (top0.trap !== null) {
         const trap = top0.trap;
         if (trap.phase === 'enter') {
@@ -455,67 +465,85 @@ export function explore(options: ExploreOptions): ExploreResult {
           }
         }
       }
+      // Last, so depth-first search tries the quiet schedules first and counterexamples come out short:
+      // an NMI may arrive between any two moves, unless one is running or NMIs are masked.
+      if (cpu0.nmisLeft > 0 && !cpu0.frames.some((f) => f.ctx === 'nmi') && !nmisMasked(w.patch)) {
+        cpuMove((x, cpu) => {
+          cpu.nmisLeft--;
+          cpu.frames.push({ ctx: 'nmi', pc: 0, trap: null });
+          nmiEnter(x.patch, x.code, shim(x, cpu));
+          return one(x, 'NMI: enters the handler');
+        });
+      }
     }
     return list;
   };
 
-  const seen = new Set<string>();
+  // Complete interleavings from each state seen: counting paths through the explored graph
+  // (memoised on the state) gives the number of interleavings covered without walking each.
+  const seen = new Map<string, number>();
   const path: ExploreStep[] = [];
-  let interleavings = 0;
+  let transitions = 0;
   let boundReached = false;
   let incomplete = false;
   let counterexample: ExploreStep[] | null = null;
   let failure: string | null = null;
 
-  const visit = (w: World, depth: number): void => {
+  /** Explores from `w`; returns the number of complete interleavings from it. */
+  const visit = (w: World, depth: number): number => {
     const key = w.key();
-    if (seen.has(key)) return;
+    const known = seen.get(key);
+    if (known !== undefined) return known;
     if (seen.size >= maxStates) {
       incomplete = true;
-      return;
+      return 0;
     }
-    seen.add(key);
     if (depth >= bound) {
       boundReached = true;
-      interleavings++;
-      return;
+      return 1;
     }
+    seen.set(key, 0);
     const available = moves(w);
     if (available.length === 0) {
-      interleavings++;
       if (w.coord.step < steps.length) {
         counterexample = [...path];
         failure = `deadlock: the patcher waits at step ${w.coord.step} (${steps[w.coord.step]!.kind}) and nothing else can move`;
         throw new Found();
       }
-      return;
+      seen.set(key, 1);
+      return 1;
     }
+    let paths = 0;
     for (const move of available) {
       for (const child of move.apply(w)) {
+        transitions++;
         path.push({ actor: move.actor, action: child.action });
         if (child.failure !== null) {
           counterexample = [...path];
           failure = `${move.actor} ${child.failure}`;
           throw new Found();
         }
-        visit(child.world, depth + 1);
+        paths += visit(child.world, depth + 1);
         path.pop();
       }
     }
+    seen.set(key, paths);
+    return paths;
   };
 
+  let interleavings = 0;
   try {
-    visit(initial, 0);
+    interleavings = visit(initial, 0);
   } catch (err) {
     if (!(err instanceof Found)) throw err;
   }
-  return { protocol: options.protocol, statesExplored: seen.size, interleavings, counterexample, failure, boundReached, incomplete };
+  return { protocol: options.protocol, statesExplored: seen.size, transitions, interleavings, counterexample, failure, boundReached, incomplete };
 }
 
 /** A counterexample as a diagram: one column per actor, time going down (like Mathieu's). */
 export function formatCounterexample(steps: readonly ExploreStep[], failure: string): string {
   const actors = [...new Set(['patcher', ...steps.map((s) => s.actor)])];
-  const width = 46;
+  const width = 50;
   const cell = (text: string): string => (text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width));
   const lines = [actors.map((a) => cell(a.toUpperCase())).join(' | '), actors.map(() => '-'.repeat(width)).join('-+-')];
   for (const s of steps) lines.push(actors.map((a) => cell(a === s.actor ? s.action : '')).join(' | '));
