@@ -195,7 +195,9 @@ export class Cpu implements PatchingCpu {
   idle(): void {
     // A machine that is stopping does not go back to sleep (its kick IPI may be taken already).
     if (this.memory.stopRequested()) return;
-    this.memory.irq.sleep(this.id, this.idleMs);
+    // A pending NMI ends hlt at once. (One raised between this check and the wait wakes it
+    // through the notify in raiseNmi; in the worst case the spell's timeout ends it.)
+    if (!this.memory.irq.nmiPending(this.id)) this.memory.irq.sleep(this.id, this.idleMs);
     this.interruptPoint(InterruptPoint.idle);
   }
 

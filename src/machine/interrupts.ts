@@ -6,7 +6,7 @@
  *
  * | off | width | word            | written by                | read by              | how                                   |
  * |-----|-------|-----------------|---------------------------|----------------------|---------------------------------------|
- * | 0   | i32   | NMI line        | NMI source (raise)        | the CPU (take)       | Atomics.store 1 / Atomics.exchange 0  |
+ * | 0   | i32   | NMI line        | NMI source (raise)        | the CPU (take)       | Atomics.exchange 1 / Atomics.exchange 0 |
  * | 4   | i32   | IPI pending bits| any sender                | the CPU (take, sleep)| Atomics.or + notify / exchange, wait  |
  * | 8   | f64   | NMIs raised     | NMI source                | stats                | plain (one source per machine)        |
  * | 16  | f64   | NMIs coalesced  | NMI source                | stats                | plain (a raise while the line was up) |
@@ -117,7 +117,14 @@ export class InterruptBlocks {
     // Pairs with the CPU's Atomics.exchange in takeNmi().
     const wasUp = Atomics.exchange(this.i32, this.w(cpu, NMI_LINE), 1) !== 0;
     this.f64[this.d(cpu, wasUp ? NMIS_COALESCED : NMIS_RAISED)]! += 1;
+    // An NMI wakes a halted CPU, as on hardware: hlt sleeps on the IPI word.
+    if (!wasUp) Atomics.notify(this.i32, this.w(cpu, IPI_PENDING));
     return !wasUp;
+  }
+
+  /** Counts NMIs that fell due while the line was already raised or the source slept (coalesced). */
+  countCoalescedNmis(cpu: number, n: number): void {
+    this.f64[this.d(cpu, NMIS_COALESCED)]! += n;
   }
 
   /** Posts IPI bits to a CPU and wakes it if it sleeps (hlt). */

@@ -7,7 +7,7 @@ import { compiledWorkerPath } from '../worker-path.js';
 import type { CpuResult, CpuStart } from './cpu-task.js';
 import type { FaultRecord } from './cpu.js';
 import type { CodePage } from './code-page.js';
-import type { FetchModelOptions } from './fetch-model.js';
+import { FetchModel, type FetchModelOptions } from './fetch-model.js';
 import { interruptPointNames, type SyncResult } from './interrupts.js';
 import { MachineMemory } from './machine-memory.js';
 import { NmiEntryMode } from './patch-area.js';
@@ -65,7 +65,10 @@ export interface MachineReport {
   readonly seed: number;
   readonly cpus: number;
   readonly sites: number;
+  /** From the moment every CPU ran to the stop. */
   readonly seconds: number;
+  /** The longest time a CPU spent in its run loop, seconds. */
+  readonly cpuSeconds: number;
   /** Events the CPUs attempted (function entries and faults). */
   readonly events: number;
   readonly read: number;
@@ -130,7 +133,7 @@ export class Machine {
   private readonly verifier: StreamVerifier;
   private readonly poller: NodeJS.Timeout;
   private readonly timeoutMs: number;
-  private readonly startedAt = performance.now();
+  private startedAt = performance.now();
   private stopped: Promise<MachineReport> | null = null;
 
   private constructor(memory: MachineMemory, seed: number, options: MachineOptions, timeoutMs: number) {
@@ -188,6 +191,9 @@ export class Machine {
     const tracedFraction = traced === 'all' ? 1 : traced === 'none' ? 0 : check('traced', traced, 0, 1, false);
     for (const s of [...(options.nmiSites ?? []), ...(options.tracerSites ?? [])]) check('nmiSites/tracerSites entry', s, 0, sites - 1, true);
     const timeoutMs = check('timeoutMs', options.timeoutMs ?? 30_000, 1, 2 ** 31 - 1, true);
+    check('idleProbability', options.idleProbability ?? 0.001, 0, 1, false);
+    check('idleMs', options.idleMs ?? 0.2, 0, 60_000, false);
+    new FetchModel(1, () => 0, options.fetch); // validates the fetch options here, not in a CPU thread
     const memory = MachineMemory.create(cpus, sites, {
       pagesPerCpu: options.ring?.pagesPerCpu ?? 256,
       pageBytes: options.ring?.pageBytes ?? 4096,
@@ -201,6 +207,7 @@ export class Machine {
     const machine = new Machine(memory, seed, options, timeoutMs);
     try {
       await machine.untilRunning(cpus);
+      machine.startedAt = performance.now(); // rates count from when every CPU runs, not from boot
     } catch (err) {
       await machine.stop().catch(() => undefined);
       throw err;
@@ -273,6 +280,7 @@ export class Machine {
       cpus: memory.cpus,
       sites: memory.code.sites,
       seconds: (performance.now() - this.startedAt) / 1000,
+      cpuSeconds: Math.max(...results.map((r) => r.elapsedMs)) / 1000,
       events: sum(rec.perCpu, (c) => c.written),
       read: sum(rec.perCpu, (c) => c.read),
       overrun: sum(rec.perCpu, (c) => c.overrun),

@@ -11,7 +11,7 @@ export interface NmiSourceStart {
 
 export interface NmiSourceResult {
   readonly kind: 'nmi-source';
-  /** NMIs raised per CPU (a raise while the line is still up coalesces, as on hardware). */
+  /** NMI arrivals per CPU: raised, or coalesced with one pending (as on hardware). */
   readonly raised: number[];
 }
 
@@ -35,10 +35,16 @@ export function runNmiSource(start: NmiSourceStart): NmiSourceResult {
     const t = now();
     let next = Infinity;
     for (let cpu = 0; cpu < cpus; cpu++) {
-      if (due[cpu]! <= t) {
+      // Every arrival that fell due while we slept counts; they meet one line, so one raise.
+      let arrivals = 0;
+      while (due[cpu]! <= t) {
+        arrivals++;
+        due[cpu] = due[cpu]! + interval();
+      }
+      if (arrivals > 0) {
         memory.irq.raiseNmi(cpu);
-        raised[cpu]!++;
-        due[cpu] = Math.max(due[cpu]! + interval(), t);
+        if (arrivals > 1) memory.irq.countCoalescedNmis(cpu, arrivals - 1);
+        raised[cpu]! += arrivals;
       }
       next = Math.min(next, due[cpu]!);
     }

@@ -157,6 +157,17 @@ describe('IPIs and sync_core', () => {
     expect(result.micros).toBeGreaterThanOrEqual(15_000);
   });
 
+  it('an NMI ends hlt: a CPU with an NMI pending does not sleep', () => {
+    const memory = MachineMemory.create(1, 64, { pagesPerCpu: 16, pageBytes: 4096, clock: 'counter' });
+    for (let site = 0; site < 64; site++) memory.code.initialiseSite(site, true, false);
+    const cpu = new Cpu(memory, { cpu: 0, seed: 3, nmiSites: [9], idleMs: 5_000 });
+    memory.irq.raiseNmi(0);
+    const t = performance.now();
+    cpu.idle();
+    expect(performance.now() - t).toBeLessThan(1_000);
+    expect(memory.irq.counters(0).nmisTaken).toBe(1);
+  });
+
   it('wakes a sleeping CPU with an IPI', () => {
     const { memory, cpus } = machine();
     const round = memory.irq.startSync([0]);
