@@ -1,7 +1,10 @@
 import { Worker } from 'node:worker_threads';
 import type { Machine } from '../machine/machine.js';
 import { compiledWorkerPath } from '../worker-path.js';
-import type { PatchReport, PatchRequest } from './coordinator.js';
+import type { PatchReport, PatchRequest, SiteFilter } from './coordinator.js';
+
+/** A request as the main thread may give it: the filter may also be a predicate on site ids. */
+export type PatcherRequest = Omit<PatchRequest, 'filter'> & { readonly filter?: SiteFilter | ((site: number) => boolean) };
 
 export interface CoordinatorRequest {
   readonly id: number;
@@ -21,12 +24,14 @@ export type CoordinatorReply =
  */
 export class Patcher {
   private readonly worker: Worker;
+  private readonly sites: number;
   private readonly pending = new Map<number, { resolve: (r: PatchReport) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private failure: Error | null = null;
   private readonly ready: Promise<void>;
 
   private constructor(machine: Machine) {
+    this.sites = machine.memory.code.sites;
     this.worker = new Worker(compiledWorkerPath('coordinator'), { workerData: machine.memory.sab, execArgv: [] });
     let markReady: () => void = () => undefined;
     this.ready = new Promise<void>((resolve) => (markReady = resolve));
@@ -58,13 +63,26 @@ export class Patcher {
     return patcher;
   }
 
-  /** Queues one patch operation; resolves with its report. */
-  patch(request: PatchRequest): Promise<PatchReport> {
+  /**
+   * Queues one patch operation; resolves with its report. A predicate filter (like
+   * set_ftrace_filter's globs, but any function of the site id) is evaluated here and sent
+   * as the list of sites it selects: functions do not cross threads.
+   */
+  patch(request: PatcherRequest): Promise<PatchReport> {
     if (this.failure !== null) return Promise.reject(this.failure);
+    const { filter, ...rest } = request;
+    let resolved: SiteFilter | undefined;
+    if (typeof filter === 'function') {
+      const sites: number[] = [];
+      for (let site = 0; site < this.sites; site++) if (filter(site)) sites.push(site);
+      resolved = { sites };
+    } else {
+      resolved = filter;
+    }
     const id = this.nextId++;
     return new Promise<PatchReport>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, request } satisfies CoordinatorRequest);
+      this.worker.postMessage({ id, request: resolved === undefined ? rest : { ...rest, filter: resolved } } satisfies CoordinatorRequest);
     });
   }
 

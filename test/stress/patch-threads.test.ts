@@ -96,6 +96,28 @@ describe('safe protocols patch live sites with CPUs and NMIs running: zero fault
   });
 });
 
+describe('patch requests', () => {
+  it('take a predicate filter (evaluated in the caller) and run in queue order, one at a time', async () => {
+    const machine = await Machine.start({ cpus: 2, sites: 1_000, notraceFraction: 0, seed: testSeed('patch filter') });
+    const patcher = await Patcher.start(machine);
+    try {
+      // Queued together; each sees the previous one's result.
+      const [a, b, c] = await Promise.all([
+        patcher.patch({ protocol: 'int3-batch', action: 'disable', filter: (site) => site % 3 === 0 }),
+        patcher.patch({ protocol: 'int3-batch', action: 'disable', filter: (site) => site % 3 === 0 }),
+        patcher.patch({ protocol: 'int3-batch', action: 'toggle', filter: { from: 0, to: 8 } }),
+      ]);
+      expect(a!.sites).toBe(334);
+      expect(b!.sites).toBe(0); // already NOP5
+      expect(c!.sites).toBe(9);
+      await expect(patcher.patch({ protocol: 'int3-batch', action: 'enable', filter: { sites: [5000] } })).rejects.toThrow(/site must be an integer between 0 and 999/);
+    } finally {
+      await patcher.close();
+      await machine.stop();
+    }
+  });
+});
+
 describe('the thread\'s unsafe protocols: the hazards show up as faults, reported, never a crash', () => {
   // Honest knobs that widen the race windows: NMI handlers that run the very sites being
   // patched, many times over (a long NMI handler), and a cost per byte written, as text_poke has.

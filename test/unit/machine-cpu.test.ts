@@ -4,6 +4,7 @@ import { MachineMemory } from '../../src/machine/machine-memory.js';
 import { Context, InterruptPoint, Ipi, type InterruptPoint as Point } from '../../src/machine/interrupts.js';
 import { OPCODE_INT3, siteInstruction } from '../../src/machine/code-page.js';
 import { MachineEvent } from '../../src/machine/tracer.js';
+import { P_STOP_STATE, StopState } from '../../src/machine/patch-area.js';
 import { layoutCodePage } from '../../src/machine/machine.js';
 
 /** A 1- or 2-CPU machine driven in this thread: sites 0..3 NOP5, the rest CALL. */
@@ -65,6 +66,18 @@ describe('NMI delivery at each kind of interrupt point', () => {
       cpu.step();
     },
     idle: (cpu) => cpu.idle(),
+    rendezvous: (cpu, memory) => {
+      // stop_machine: the kick IPI parks the CPU; the schedule releases it from inside the rendezvous.
+      Atomics.store(memory.patch.i32, P_STOP_STATE >> 2, StopState.stopping);
+      memory.irq.sendIpi(cpu.id, Ipi.kick);
+      const schedule = cpu.nmiSchedule!;
+      cpu.nmiSchedule = (p) => {
+        const raise = schedule(p);
+        if (p === InterruptPoint.rendezvous) Atomics.store(memory.patch.i32, P_STOP_STATE >> 2, StopState.running);
+        return raise;
+      };
+      cpu.step();
+    },
   };
   for (const [name, run] of Object.entries(drive)) {
     it(`takes an NMI at ${name}, runs the handler's traced sites at the NMI level, and returns`, () => {
