@@ -12,3 +12,19 @@ export { HookPoint, hookPointNames } from './ring/interrupt.js';
 export type { InterruptHook } from './ring/interrupt.js';
 export { RingError, RingLayoutError, RingOwnershipError, RingCorruptError } from './ring/errors.js';
 export type { TraceClock } from './ring/clock.js';
+
+// The simulated machine.
+export { Machine, layoutCodePage } from './machine/machine.js';
+export type { MachineOptions, MachineReport } from './machine/machine.js';
+export { NmiEntryMode } from './machine/patch-area.js';
+export type { FaultRecord } from './machine/cpu.js';
+export type { FetchModelOptions } from './machine/fetch-model.js';
+
+// Live patching and the interleaving explorer.
+export { Patcher } from './patch/patcher.js';
+export type { PatcherRequest } from './patch/patcher.js';
+export type { PatchReport, PatchRequest, SiteFilter } from './patch/coordinator.js';
+export { protocolNames } from './patch/protocol.js';
+export type { ProtocolName, PatchStep, PatchEntry } from './patch/protocol.js';
+export { explore, formatCounterexample } from './explore/explorer.js';
+export type { ExploreOptions, ExploreResult, ExploreStep } from './explore/explorer.js';
