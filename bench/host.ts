@@ -115,15 +115,15 @@ export function otherLoadCores(from: CpuSample | null, to: CpuSample | null): nu
 
 /**
  * Identifies the code that was measured: sha256 (first 12 hex digits) of the compiled
- * modules of one part of src/ (`ring`: dist/src/ring/*.js, `machine`: dist/src/machine/*.js).
+ * modules of one part of src/ (`ring`: dist/src/ring/*.js, `machine`: dist/src/machine/*.js,
+ * `patch`: dist/src/patch/*.js and its protocols/).
  */
-export function buildHash(part: 'ring' | 'machine'): string {
+export function buildHash(part: 'ring' | 'machine' | 'patch'): string {
   const dir = new URL(`../src/${part}/`, import.meta.url);
   const hash = createHash('sha256');
   try {
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.js')).sort()) {
-      hash.update(file).update(readFileSync(new URL(file, dir)));
-    }
+    const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
+    for (const file of files.sort()) hash.update(file).update(readFileSync(new URL(file, dir)));
   } catch {
     return 'unknown';
   }
@@ -143,20 +143,44 @@ export function ringBuildHash(): string {
  * kernel without schedstat): callers fall back to wall-clock figures and say so.
  */
 export function sampleThreadCpu(): Map<number, number> | null {
-  let tids: string[];
+  const ids = threadIds();
+  if (ids === null) return null;
+  const out = new Map<number, number>();
+  for (const [tid, s] of sampleThreadSched(ids)) out.set(tid, s.onCpuNs);
+  return out.size === 0 ? null : out;
+}
+
+/** Linux thread ids of this process's threads (/proc/self/task), or null where there is no such directory. */
+export function threadIds(): number[] | null {
   try {
-    tids = readdirSync('/proc/self/task');
+    return readdirSync('/proc/self/task').map(Number);
   } catch {
     return null;
   }
-  const out = new Map<number, number>();
+}
+
+/** What the scheduler says about one thread, since it started. */
+export interface ThreadSched {
+  /** Time on a CPU, ns. */
+  readonly onCpuNs: number;
+  /** Time runnable but waiting on a run queue (preempted, or woken and not yet scheduled), ns. */
+  readonly runqueueNs: number;
+}
+
+/**
+ * The first two fields of /proc/self/task/<tid>/schedstat for each of `tids` (a few file
+ * reads: cheap enough to take around a single operation). Threads that exited, or a
+ * kernel without schedstat, are left out of the map.
+ */
+export function sampleThreadSched(tids: readonly number[]): Map<number, ThreadSched> {
+  const out = new Map<number, ThreadSched>();
   for (const tid of tids) {
     try {
-      const ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ', 1)[0]);
-      if (Number.isFinite(ns)) out.set(Number(tid), ns);
+      const [cpu, wait] = readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ', 2).map(Number);
+      if (Number.isFinite(cpu) && Number.isFinite(wait)) out.set(tid, { onCpuNs: cpu!, runqueueNs: wait! });
     } catch {
       // the thread exited, or schedstat is not there
     }
   }
-  return out.size === 0 ? null : out;
+  return out;
 }

@@ -1,4 +1,5 @@
 import type { MachineBenchResult, MachineSuiteReport } from './machine/results.js';
+import type { PatchBenchResult, PatchSuiteReport } from './patch/results.js';
 import type { BenchResult, RingReport } from './ring/results.js';
 import type { TargetResult } from './targets.js';
 
@@ -132,6 +133,100 @@ export function formatMachineMarkdown(report: MachineSuiteReport): string {
   return out.join('\n') + '\n';
 }
 
+/** Human output of a patch report: a results table, where the time went, the targets met or missed. */
+export function formatPatchReport(report: PatchSuiteReport): string {
+  const m = report.machine;
+  const lines: string[] = [];
+  lines.push(
+    `ringtrace bench patch (${m.runKind} run, ${m.durationSeconds} s) on ${m.cpuModel}, ${m.cores} cores, Node ${m.node}, ` +
+      `load ${m.loadAverageStart.toFixed(2)} -> ${m.loadAverageEnd.toFixed(2)}`,
+    '',
+  );
+  lines.push(...table(PATCH_HEADER, report.results.map(patchRow), PATCH_RIGHT));
+  for (const line of m.notRun) lines.push(`  ${line}`);
+  lines.push('', 'notes:');
+  for (const r of report.results) {
+    lines.push(`  ${r.name}: ${r.notes ?? ''}`);
+    if (r.disturbedWallMsP50 !== undefined) {
+      lines.push(`    run again after a disturbance (wall p50 of the disturbed run): ${r.disturbedWallMsP50.map((x) => x.toFixed(2)).join(', ')} ms`);
+    }
+  }
+  const pair = report.results.find((r) => r.vsBaseline !== undefined);
+  if (pair !== undefined) {
+    const what = pair.baselineFigure === 'cpuNsPerSiteP50' ? 'the CPU threads\' on-CPU time per site executed' : 'the int3 handler time per trap';
+    lines.push('', `${pair.name}: ${pair.vsBaseline!.toFixed(2)}x ${what} of ${pair.baseline ?? ''}`);
+  }
+  lines.push('', ...PATCH_LEGEND);
+  if (report.results.some((r) => r.oversubscribed)) {
+    lines.push(
+      '',
+      `* oversubscribed: more threads than the ${m.cores} cores (N CPU threads that never yield + the NMI source + the coordinator`,
+      '  + the main thread, which runs the machine\'s reader); the OS and other processes share the cores too.',
+    );
+  }
+  lines.push('', ...table(['target', 'measured', 'required', 'status'], report.targets.map(targetRow), [false, true, true, false]));
+  for (const t of report.targets) lines.push(`  ${t.name}: ${t.detail}`);
+  for (const r of report.results.filter((x) => !x.verified)) lines.push('', `${r.name} FAILED its check: ${r.verifyError ?? ''}`);
+  return lines.join('\n') + '\n';
+}
+
+/** The patch report's two tables in Markdown, for docs/BENCHMARKS.md. */
+export function formatPatchMarkdown(report: PatchSuiteReport): string {
+  const out: string[] = [];
+  out.push(`| ${PATCH_HEADER.join(' | ')} |`, `|${PATCH_RIGHT.map((r) => (r ? '---:' : '---')).join('|')}|`);
+  for (const r of report.results) out.push(`| ${patchRow(r).map((c, i) => (i === 0 ? `\`${c}\`` : c)).join(' | ')} |`);
+  for (const line of report.machine.notRun) out.push('', line);
+  out.push('', '| target | measured | required | status |', '|---|---:|---:|---|');
+  for (const t of report.targets) out.push(`| ${targetRow(t).join(' | ')} |`);
+  return out.join('\n') + '\n';
+}
+
+const PATCH_HEADER = [
+  'benchmark',
+  'ops',
+  'wall p50 ms',
+  'wall max ms',
+  'sync rounds/op',
+  'faults',
+  'traps/op',
+  'int3 ns/trap',
+  'CPU ns/site',
+  'coord. CPU ms',
+  'coord. runq ms',
+  'coord. asleep ms',
+  'other load',
+  'check',
+];
+const PATCH_RIGHT = [false, true, true, true, true, true, true, true, true, true, true, true, true, false];
+const PATCH_LEGEND = [
+  'wall: PatchReport.wallMs, the coordinator\'s own timing of the protocol\'s steps. faults: torn instructions or stray int3s',
+  'executed, total († a hazard protocol: faults are its expected result, not a failure; "left torn": sites holding neither',
+  'instruction once the operations were over). traps/op, int3 ns/trap: int3 traps',
+  'per operation and int3 handler time per trap (p50). CPU ns/site: the CPU threads\' on-CPU time per site they executed during',
+  'the operation (p50). coord. CPU / runq / asleep: the coordinator thread per operation (p50, schedstat): on a core, runnable',
+  'waiting for one, asleep waiting for the CPUs. other load: cores other processes kept busy.',
+];
+
+function patchRow(r: PatchBenchResult): string[] {
+  const ms = (x: number | undefined, d = 2): string => (x === undefined || !Number.isFinite(x) ? '' : x.toFixed(d));
+  return [
+    r.name,
+    String(r.ops),
+    ms(r.wallMsP50),
+    ms(r.wallMsMax),
+    r.syncRoundsRange === undefined ? String(r.syncRounds) : `${r.syncRoundsRange[0]}..${r.syncRoundsRange[1]}`,
+    `${r.faults}${r.faultsExpected ? '†' : ''}${r.sitesLeftTorn > 0 ? ` (${r.sitesLeftTorn} left torn)` : ''}`,
+    String(Math.round(r.trapsP50)),
+    ms(r.nsPerTrapP50, 0),
+    ms(r.cpuNsPerSiteP50, 0),
+    ms(r.coordinatorOnCpuMsP50, 1),
+    ms(r.coordinatorRunqueueMsP50, 1),
+    ms(r.coordinatorAsleepMsP50, 1),
+    r.otherLoadCores === undefined ? '' : r.otherLoadCores.toFixed(2),
+    r.verified ? 'ok' : 'FAILED',
+  ];
+}
+
 const MACHINE_HEADER = ['benchmark', 'cpus', 'p50 µs', 'p99 µs', 'mean µs', 'M events/s/cpu', 'ns/site', 'wall ns/site', 'vs baseline', 'other load', 'check'];
 const MACHINE_RIGHT = [false, true, true, true, true, true, true, true, false, true, false];
 
@@ -170,6 +265,7 @@ function fmtCores(x: number | undefined): string {
 
 function fmtNumber(x: number, unit: string): string {
   if (unit === 'bytes') return `${Math.round(x)} B`;
+  if (unit === 'sync rounds') return `${x} ${unit}`;
   return `${x.toFixed(2)} ${unit}`;
 }
 

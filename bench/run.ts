@@ -1,20 +1,28 @@
 /**
- * `npm run bench`: runs every benchmark suite (ring, then machine), or the ones named,
+ * `npm run bench`: runs every benchmark suite (ring, machine, then patch), or the ones named,
  * prints each human report and writes the machine-readable one to
  * bench/results/<suite>.json (and the Markdown tables to bench/results/<suite>.md, for
  * docs/BENCHMARKS.md).
  *
- *   node dist/bench/run.js [--quick] [ring] [machine]      (npm run bench -- machine)
+ *   node dist/bench/run.js [--quick] [ring] [machine] [patch]      (npm run bench -- patch)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runMachineSuite } from './machine/suite.js';
-import { formatMachineMarkdown, formatMachineReport, formatRingMarkdown, formatRingReport } from './report.js';
+import { runPatchSuite } from './patch/suite.js';
+import {
+  formatMachineMarkdown,
+  formatMachineReport,
+  formatPatchMarkdown,
+  formatPatchReport,
+  formatRingMarkdown,
+  formatRingReport,
+} from './report.js';
 import { runRingSuite } from './ring/suite.js';
 
-const SUITES = ['ring', 'machine'] as const;
+const SUITES = ['ring', 'machine', 'patch'] as const;
 type Suite = (typeof SUITES)[number];
-const usage = 'usage: node dist/bench/run.js [--quick] [ring] [machine]';
+const usage = 'usage: node dist/bench/run.js [--quick] [ring] [machine] [patch]';
 const args = process.argv.slice(2);
 for (const a of args) {
   if (a !== '--quick' && !(SUITES as readonly string[]).includes(a)) {
@@ -51,5 +59,11 @@ if (run('machine')) {
   process.stdout.write(formatMachineReport(machine));
   write('machine', machine, formatMachineMarkdown(machine));
   failed ||= machine.results.some((r) => !r.verified);
+}
+if (run('patch')) {
+  const patch = await runPatchSuite({ quick, progress });
+  process.stdout.write(formatPatchReport(patch));
+  write('patch', patch, formatPatchMarkdown(patch));
+  failed ||= patch.results.some((r) => !r.verified);
 }
 if (failed) process.exitCode = 1;

@@ -10,7 +10,7 @@ export interface TargetResult {
   /** The measured figure and the bound, in `unit`. */
   readonly measured: number;
   readonly required: number;
-  readonly comparison: '>=' | '<=' | '<';
+  readonly comparison: '>=' | '<=' | '<' | '==';
   readonly unit: string;
   readonly met: boolean;
   /** How `measured` was computed from the results of this run. */
@@ -27,6 +27,8 @@ export function meets(measured: number, comparison: TargetResult['comparison'], 
       return measured <= required;
     case '<':
       return measured < required;
+    case '==':
+      return measured === required;
   }
 }
 

@@ -16,7 +16,7 @@ interface SuiteRun {
 }
 
 /**
- * `ringtrace bench ring|machine [--json] [--quick] [--out <file>]`: a benchmark suite
+ * `ringtrace bench ring|machine|patch [--json] [--quick] [--out <file>]`: a benchmark suite
  * (bench/<suite>/), figures side by side, and the issue's targets met or missed. Exit
  * code 1 when a benchmark fails the check made after timing it; a missed target is
  * reported, not an error.
@@ -51,4 +51,14 @@ export function registerBench(program: Command): void {
     const report = await runMachineSuite({ quick, progress });
     return { report, human: formatMachineReport(report), verified: report.results.every((r) => r.verified) };
   });
+  suite(
+    'patch',
+    'live-patching benchmarks: each protocol at 100, 1,000 and 20,000 sites on 2 busy CPUs with NMIs, int3-batch refcount shared vs per-CPU (under a minute)',
+    async (quick, progress) => {
+      const { runPatchSuite } = await import('../../../bench/patch/suite.js');
+      const { formatPatchReport } = await import('../../../bench/report.js');
+      const report = await runPatchSuite({ quick, progress });
+      return { report, human: formatPatchReport(report), verified: report.results.every((r) => r.verified) };
+    },
+  );
 }
