@@ -22,7 +22,7 @@ import {
   nmisMasked,
   rendezvousHeld,
 } from '../machine/patch-handlers.js';
-import type { PatchEntry, PatchStep, ProtocolName } from '../patch/protocol.js';
+import { writeBytes, type PatchEntry, type PatchStep, type ProtocolName } from '../patch/protocol.js';
 import { protocols } from '../patch/protocols/index.js';
 import * as effects from '../patch/step-effects.js';
 
@@ -255,13 +255,17 @@ export function explore(options: ExploreOptions): ExploreResult {
         });
       };
       switch (step.kind) {
-        case 'poke':
+        case 'write': {
+          const writes = [...writeBytes(step.entries, step.part)];
+          const [site, index, byte] = writes[c.phase]!;
           patchMove((x) => {
-            x.code.poke(step.site, step.index, step.byte);
-            next(x);
-            return `writes byte ${step.index} of site ${step.site} = ${step.byte.toString(16).padStart(2, '0')}`;
+            x.code.poke(site, index, byte);
+            if (x.coord.phase + 1 < writes.length) x.coord.phase++;
+            else next(x);
+            return `writes byte ${index} of site ${site} = ${byte.toString(16).padStart(2, '0')}`;
           });
           break;
+        }
         case 'sync':
           if (c.phase === 0) {
             patchMove((x) => {

@@ -160,10 +160,18 @@ export class Coordinator {
     const patch = memory.patch;
     const timeoutMs = request.timeoutMs ?? 2_000;
     switch (step.kind) {
-      case 'poke': {
-        memory.code.poke(step.site, step.index, step.byte);
+      case 'write': {
         const cost = request.pokeCostNs ?? 0;
-        if (cost > 0) for (const until = performance.now() + cost / 1e6; performance.now() < until; );
+        const code = memory.code;
+        // The same byte order as writeBytes(), as a plain loop: no object per byte.
+        const first = step.part === 'tail' ? 1 : 0;
+        const last = step.part === 'int3' || step.part === 'head' ? 0 : 4;
+        for (const e of step.entries) {
+          for (let b = first; b <= last; b++) {
+            code.poke(e.site, b, step.part === 'int3' ? 0xcc : e.to[b]!);
+            if (cost > 0) for (const until = performance.now() + cost / 1e6; performance.now() < until; );
+          }
+        }
         return;
       }
       case 'sync': {

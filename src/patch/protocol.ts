@@ -14,8 +14,13 @@ export interface PatchEntry {
  * scheduler. Each step is one indivisible action of the patching CPU.
  */
 export type PatchStep =
-  /** text_poke one byte of a live site. */
-  | { readonly kind: 'poke'; readonly site: number; readonly index: number; readonly byte: number }
+  /**
+   * text_poke over a vector of sites, byte by byte in site order: `int3` writes CC over
+   * byte 0, `tail` bytes 1-4 of the new instruction, `head` its byte 0, `whole` all five.
+   * The coordinator runs it as one loop; the explorer interleaves other actors between
+   * any two of its byte writes (`writeBytes` lists them).
+   */
+  | { readonly kind: 'write'; readonly entries: readonly PatchEntry[]; readonly part: WritePart }
   /** A sync_core round: every CPU serializes and acknowledges before the protocol goes on. */
   | { readonly kind: 'sync' }
   /** Publish the breakpoint table (sorted by site) and activate it: the int3 handler now finds these sites. */
@@ -35,6 +40,17 @@ export type PatchStep =
   /** Wait until no NMI is running (nmi_running == 0). */
   | { readonly kind: 'waitNmisIdle' };
 
+export type WritePart = 'int3' | 'tail' | 'head' | 'whole';
+
+/** The byte writes of a `write` step, in order: [site, index, byte] triples. */
+export function* writeBytes(entries: readonly PatchEntry[], part: WritePart): Generator<readonly [number, number, number]> {
+  for (const e of entries) {
+    if (part === 'int3') yield [e.site, 0, 0xcc];
+    else if (part === 'head') yield [e.site, 0, e.to[0]!];
+    else for (let b = part === 'tail' ? 1 : 0; b < 5; b++) yield [e.site, b, e.to[b]!];
+  }
+}
+
 export type ProtocolName = 'int3' | 'int3-batch' | 'stop-machine' | 'redo' | 'redo-nmi-wait';
 export const protocolNames: readonly ProtocolName[] = ['int3', 'int3-batch', 'stop-machine', 'redo', 'redo-nmi-wait'];
 
@@ -52,15 +68,15 @@ export type Protocol = (entries: readonly PatchEntry[], options: ProtocolOptions
 /** The three int3 phases over a vector of sites, with one sync each (shared by int3 and int3-batch). */
 export function* int3Phases(entries: readonly PatchEntry[], skipSync: number): Generator<PatchStep, void, void> {
   /* 1. int3 over the first byte of every site. A CPU may now run the old instruction or trap. */
-  for (const e of entries) yield { kind: 'poke', site: e.site, index: 0, byte: 0xcc };
+  yield { kind: 'write', entries, part: 'int3' };
   /* sync 1: every CPU has dropped its copies: from here it sees CC and traps (the bypass runs). */
   if (skipSync !== 1) yield { kind: 'sync' };
   /* 2. the other four bytes. Behind CC nobody executes them: a CPU traps at byte 0. */
-  for (const e of entries) for (let b = 1; b < 5; b++) yield { kind: 'poke', site: e.site, index: b, byte: e.to[b]! };
+  yield { kind: 'write', entries, part: 'tail' };
   /* sync 2: no CPU holds a copy of the old tail bytes any more. */
   if (skipSync !== 2) yield { kind: 'sync' };
   /* 3. the new first byte. A CPU may still trap (a copy of CC) or run the new instruction. */
-  for (const e of entries) yield { kind: 'poke', site: e.site, index: 0, byte: e.to[0]! };
+  yield { kind: 'write', entries, part: 'head' };
   /* sync 3: no CPU can see CC any more: the handler may go. */
   if (skipSync !== 3) yield { kind: 'sync' };
 }

@@ -35,12 +35,16 @@ import type { PatchEntry } from './protocol.js';
 /** Writes the table (entries in site order), its settings, then activates it. */
 export function publishTable(patch: PatchState, entries: readonly PatchEntry[], bypass: BypassName, refcount: RefcountName, generation: number): void {
   const i32 = patch.i32;
-  entries.forEach((e, n) => {
+  const u8 = patch.u8;
+  for (let n = 0; n < entries.length; n++) {
+    const e = entries[n]!;
     const at = patch.tableBase + n * TABLE_ENTRY_BYTES;
     i32[at >> 2] = e.site;
-    patch.u8.set(e.from.subarray(0, INSN_BYTES), at + 4);
-    patch.u8.set(e.to.subarray(0, INSN_BYTES), at + 9);
-  });
+    for (let b = 0; b < INSN_BYTES; b++) {
+      u8[at + 4 + b] = e.from[b]!;
+      u8[at + 9 + b] = e.to[b]!;
+    }
+  }
   i32[P_BP_COUNT >> 2] = entries.length;
   i32[P_BP_BYPASS >> 2] = Bypass[bypass];
   i32[P_BP_REFCOUNT_MODE >> 2] = Refcount[refcount];
@@ -88,7 +92,7 @@ export function unmaskNmis(patch: PatchState): void {
 /** Fills the redo buffer: the site and its new bytes (before any flag that publishes it). */
 export function fillRedo(patch: PatchState, site: number, bytes: Uint8Array): void {
   patch.i32[P_REDO_SITE >> 2] = site;
-  patch.u8.set(bytes.subarray(0, INSN_BYTES), P_REDO_BYTES);
+  for (let b = 0; b < INSN_BYTES; b++) patch.u8[P_REDO_BYTES + b] = bytes[b]!;
 }
 
 /** Ingo's flag. */

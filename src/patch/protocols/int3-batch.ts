@@ -19,7 +19,9 @@ import { int3Phases, type PatchEntry, type PatchStep, type ProtocolOptions } fro
  */
 export function* int3Batch(entries: readonly PatchEntry[], options: ProtocolOptions): Generator<PatchStep, void, void> {
   if (entries.length === 0) return;
-  yield { kind: 'publish', entries: [...entries].sort((a, b) => a.site - b.site) };
+  // The table is binary-searched: it must be in site order (entries usually are already).
+  const sorted = entries.every((e, i) => i === 0 || entries[i - 1]!.site < e.site) ? entries : [...entries].sort((a, b) => a.site - b.site);
+  yield { kind: 'publish', entries: sorted };
   yield* int3Phases(entries, options.skipSync ?? 0);
   yield { kind: 'teardown' };
 }

@@ -21,7 +21,7 @@ export function* redoNmiWait(entries: readonly PatchEntry[], _options: ProtocolO
   yield { kind: 'stopMachine' };
   for (const e of entries) {
     yield { kind: 'raiseWriteFlag', site: e.site, bytes: e.to };
-    for (let b = 0; b < 5; b++) yield { kind: 'poke', site: e.site, index: b, byte: e.to[b]! };
+    yield { kind: 'write', entries: [e], part: 'whole' };
     yield { kind: 'dropWriteFlag' };
     yield { kind: 'waitNmisIdle' };
   }

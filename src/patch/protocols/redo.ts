@@ -19,7 +19,7 @@ export function* redo(entries: readonly PatchEntry[], _options: ProtocolOptions)
   yield { kind: 'stopMachine' };
   for (const e of entries) {
     yield { kind: 'setRedo', site: e.site, bytes: e.to };
-    for (let b = 0; b < 5; b++) yield { kind: 'poke', site: e.site, index: b, byte: e.to[b]! };
+    yield { kind: 'write', entries: [e], part: 'whole' };
     yield { kind: 'clearRedo' };
   }
   yield { kind: 'releaseMachine' };

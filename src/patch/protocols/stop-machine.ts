@@ -15,6 +15,6 @@ import type { PatchEntry, PatchStep, ProtocolOptions } from '../protocol.js';
  */
 export function* stopMachine(entries: readonly PatchEntry[], _options: ProtocolOptions): Generator<PatchStep, void, void> {
   yield { kind: 'stopMachine' };
-  for (const e of entries) for (let b = 0; b < 5; b++) yield { kind: 'poke', site: e.site, index: b, byte: e.to[b]! };
+  yield { kind: 'write', entries, part: 'whole' };
   yield { kind: 'releaseMachine' };
 }
