@@ -1,0 +1,438 @@
+/**
+ * The EventLog's payload codec: writes and reads one event's values at a payload offset
+ * of the ring's memory, in the layout its descriptor fixed (byte map in event-schema.ts).
+ *
+ * Two ways in:
+ * - `encodedLength` + `encode`: the checked path. Every value is validated before a
+ *   byte is written; a bad one is a TypeError/RangeError naming the field and the rule.
+ * - `createRecord` + `recordLength` + `encodeRecord`: the hot path. Fill a reusable
+ *   record, measure it (which also checks each value's JS type), reserve, encode. It
+ *   returns failure codes instead of throwing and allocates nothing: numbers are
+ *   converted the way typed arrays convert them, strings are UTF-8-encoded by hand
+ *   straight into the ring.
+ *
+ * ```ts
+ * const rec = createRecord(req);                      // once
+ * rec.status = 200; rec.path = url;                   // per event
+ * const length = recordLength(req, rec);              // < 0: an EncodeFailure
+ * const at = length < 0 ? length : writer.reserve(REQ, length);
+ * if (at >= 0) { encodeRecord(req, rec, writer.u8, at); writer.commit(); }
+ * ```
+ *
+ * `decode` turns a payload back into a plain object, or `null` when the bytes cannot be a
+ * payload of that schema (the caller reports corruption); it never throws on bad bytes.
+ */
+import {
+  type EventDescriptor,
+  type EventValues,
+  type FieldSlot,
+  type FieldSpec,
+  type FieldValue,
+  FLAG_TRUNCATED,
+  FieldCode,
+  STRING_LENGTH_BYTES,
+} from './event-schema.js';
+
+/** A reusable, mutable set of values for the hot path (`createRecord`). */
+export type EventRecord<F extends FieldSpec> = { -readonly [K in keyof F]: FieldValue<F[K]> };
+
+/** A decoded event: its values and whether a string was truncated when it was written. */
+export type DecodedEvent<F extends FieldSpec> = { -readonly [K in keyof F]: FieldValue<F[K]> } & { truncated: boolean };
+
+/** Why `recordLength` cannot encode a record. Negative, so it can be passed on like a `ReserveFailure`. */
+export const EncodeFailure = {
+  /** a string is longer than `maxStringBytes` and the schema says `onLongString: 'error'`. */
+  stringTooLong: -16,
+  /** a field is missing or holds a value of the wrong JS type (`encode` names it). */
+  wrongType: -17,
+} as const;
+export type EncodeFailure = (typeof EncodeFailure)[keyof typeof EncodeFailure];
+
+const MAX_U64 = 0xffff_ffff_ffff_ffffn;
+const RANGES: Readonly<Record<number, readonly [number, number]>> = {
+  [FieldCode.u8]: [0, 0xff],
+  [FieldCode.u16]: [0, 0xffff],
+  [FieldCode.u32]: [0, 0xffff_ffff],
+  [FieldCode.i32]: [-0x8000_0000, 0x7fff_ffff],
+};
+
+/** The JS type of each field type's values. */
+function jsType(code: FieldCode): 'number' | 'bigint' | 'boolean' | 'string' {
+  return code === FieldCode.u64 ? 'bigint' : code === FieldCode.bool ? 'boolean' : code === FieldCode.string ? 'string' : 'number';
+}
+
+// One DataView per buffer view, made on first use: the codec allocates nothing per event.
+// Weak, so a dropped ring is not kept alive by the codec.
+const views = new WeakMap<Uint8Array, DataView>();
+
+function viewOf(u8: Uint8Array): DataView {
+  let view = views.get(u8);
+  if (view === undefined) {
+    view = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
+    views.set(u8, view);
+  }
+  return view;
+}
+
+// Fatal: bytes our encoder cannot have written are corruption, not U+FFFD. ignoreBOM keeps
+// a leading U+FEFF, which is part of the string that was encoded.
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * UTF-8 length of `s` (lone surrogates count as U+FFFD, 3 bytes, as TextEncoder writes
+ * them). If it exceeds `limit`, returns `~fit` (negative), where `fit` is the length of
+ * the longest prefix of whole characters within `limit`.
+ */
+export function utf8Fit(s: string, limit: number): number {
+  const n = s.length;
+  let bytes = 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    let width = 3;
+    if (c < 0x80) width = 1;
+    else if (c < 0x800) width = 2;
+    else if ((c & 0xfc00) === 0xd800 && i + 1 < n && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) width = 4;
+    if (bytes + width > limit) return ~bytes;
+    bytes += width;
+    if (width === 4) i++;
+  }
+  return bytes;
+}
+
+/** Writes the first `bytes` bytes of `s`'s UTF-8 (a whole-character prefix, from utf8Fit) at `at`. */
+function writeUtf8(u8: Uint8Array, at: number, s: string, bytes: number): void {
+  const end = at + bytes;
+  for (let i = 0; at < end; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) {
+      u8[at++] = c;
+    } else if (c < 0x800) {
+      u8[at++] = 0xc0 | (c >> 6);
+      u8[at++] = 0x80 | (c & 0x3f);
+    } else if ((c & 0xfc00) === 0xd800 && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      c = 0x10000 + ((c & 0x3ff) << 10) + (s.charCodeAt(++i) & 0x3ff);
+      u8[at++] = 0xf0 | (c >> 18);
+      u8[at++] = 0x80 | ((c >> 12) & 0x3f);
+      u8[at++] = 0x80 | ((c >> 6) & 0x3f);
+      u8[at++] = 0x80 | (c & 0x3f);
+    } else {
+      if ((c & 0xf800) === 0xd800) c = 0xfffd; // a lone surrogate
+      u8[at++] = 0xe0 | (c >> 12);
+      u8[at++] = 0x80 | ((c >> 6) & 0x3f);
+      u8[at++] = 0x80 | (c & 0x3f);
+    }
+  }
+}
+
+/** The encoder of one schema, specialised to its layout (see `compile`). */
+interface CompiledEncoder {
+  /** Constructor of this schema's records: every field at its zero value, in declaration order. */
+  readonly Record: new () => object;
+  /** Payload length for these values, or an EncodeFailure. Throws nothing. */
+  length(values: object): number;
+  /** Writes the payload (after `length` accepted the values) and returns its length. */
+  write(values: object, view: DataView, u8: Uint8Array, offset: number): number;
+}
+
+const encoders = new WeakMap<EventDescriptor, CompiledEncoder>();
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+function encoderOf(descriptor: EventDescriptor): CompiledEncoder {
+  let encoder = encoders.get(descriptor);
+  if (encoder === undefined) {
+    encoder = compile(descriptor);
+    encoders.set(descriptor, encoder);
+  }
+  return encoder;
+}
+
+/**
+ * Generates a schema's encoder: its record constructor, and `length` and `write` with every
+ * field read by name (`v.status`) at its constant offset. Why generate code:
+ * - Generic code (`values[slot.name]` in a loop) boxes each double it reads out of an
+ *   object, one allocation per f64 field per event; a named load in optimised code reads
+ *   the double unboxed, straight into `setFloat64`.
+ * - The records need a hidden class of their own. V8 shares field representations along
+ *   an object's property-transition tree, so a plain `{ d: 0 }` shares its class with any
+ *   other `{ d: ... }` built the same way, such as the `{ d: 'f64' }` fields object of the
+ *   schema itself: its field turns "tagged" and every double stored into it is a new heap
+ *   number. A constructor per schema starts a tree of its own, whose number fields stay
+ *   unboxed doubles updated in place.
+ * The source is a function of the layout alone: field names are identifiers (checked again
+ * here, so a hand-made descriptor cannot inject code) and every other token is a number
+ * this module computed.
+ */
+function compile(d: EventDescriptor): CompiledEncoder {
+  const fixed = d.layout.slice(0, d.fixedCount);
+  const strings = d.layout.slice(d.fixedCount);
+  const numbers = [d.fixedBytes, d.flagsOffset, d.stringsOffset, d.options.maxStringBytes];
+  const codes: readonly number[] = Object.values(FieldCode);
+  const declared = Object.keys(d.fields).map((name) => d.layout.find((s) => s.name === name));
+  const sound =
+    numbers.every(Number.isInteger) &&
+    declared.length === d.layout.length &&
+    d.layout.every((s) => IDENTIFIER.test(s.name) && Number.isInteger(s.offset) && codes.includes(s.code) && declared.includes(s));
+  if (!sound) throw new TypeError(`event ${JSON.stringify(d.name)}: not a descriptor made by defineEvent (its layout does not check out)`);
+  const max = d.options.maxStringBytes;
+  const onLong = d.options.onLongString === 'error' ? `return ${EncodeFailure.stringTooLong};` : 'n = ~n;';
+  const length = [
+    `if (${d.layout.map((s) => `typeof v.${s.name} !== '${jsType(s.code)}'`).join(' || ')}) return ${EncodeFailure.wrongType};`,
+    `let length = ${d.fixedBytes};`,
+    'let n = 0;',
+    ...strings.map((s) => `n = utf8Fit(v.${s.name}, ${max}); if (n < 0) { ${onLong} } length += ${STRING_LENGTH_BYTES} + n;`),
+    'return length;',
+  ];
+  const setter: Record<FieldCode, string> = {
+    [FieldCode.f64]: 'view.setFloat64',
+    [FieldCode.u64]: 'view.setBigUint64',
+    [FieldCode.u32]: 'view.setUint32',
+    [FieldCode.i32]: 'view.setInt32',
+    [FieldCode.u16]: 'view.setUint16',
+    [FieldCode.u8]: '',
+    [FieldCode.bool]: '',
+    [FieldCode.string]: '',
+  };
+  const write = [
+    ...fixed.map((s) =>
+      s.code === FieldCode.u8
+        ? `u8[o + ${s.offset}] = v.${s.name};`
+        : s.code === FieldCode.bool
+          ? `u8[o + ${s.offset}] = v.${s.name} === true ? 1 : 0;`
+          : `${setter[s.code]}(o + ${s.offset}, v.${s.name}, true);`,
+    ),
+    `let at = o + ${d.stringsOffset};`,
+    'let flags = 0;',
+    'let n = 0;',
+    "let s = '';",
+    ...strings.map(
+      (s) =>
+        `s = v.${s.name}; n = utf8Fit(s, ${max}); if (n < 0) { n = ~n; flags = ${FLAG_TRUNCATED}; } ` +
+        `view.setUint16(at, n, true); writeUtf8(u8, at + ${STRING_LENGTH_BYTES}, s, n); at += ${STRING_LENGTH_BYTES} + n;`,
+    ),
+    `u8[o + ${d.flagsOffset}] = flags;`,
+    'return at - o;',
+  ];
+  const zero: Record<FieldCode, string> = {
+    [FieldCode.f64]: '0',
+    [FieldCode.u64]: '0n',
+    [FieldCode.u32]: '0',
+    [FieldCode.i32]: '0',
+    [FieldCode.u16]: '0',
+    [FieldCode.u8]: '0',
+    [FieldCode.bool]: 'false',
+    [FieldCode.string]: "''",
+  };
+  const source = [
+    "'use strict';",
+    `function EventRecord() {\n    ${(declared as FieldSlot[]).map((s) => `this.${s.name} = ${zero[s.code]};`).join('\n    ')}\n  }`,
+    'return {',
+    '  Record: EventRecord,',
+    `  length: function length(v) {\n    ${length.join('\n    ')}\n  },`,
+    `  write: function write(v, view, u8, o) {\n    ${write.join('\n    ')}\n  },`,
+    '};',
+  ].join('\n');
+  const make = new Function('utf8Fit', 'writeUtf8', source) as (fit: typeof utf8Fit, put: typeof writeUtf8) => CompiledEncoder;
+  return make(utf8Fit, writeUtf8);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+function fieldError(descriptor: EventDescriptor, slot: FieldSlot, rule: string): string {
+  return `event ${JSON.stringify(descriptor.name)}: field ${JSON.stringify(slot.name)} (${slot.type}) ${rule}`;
+}
+
+/** Checks every value and returns the exact payload length. */
+function check(descriptor: EventDescriptor, values: unknown): number {
+  if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+    throw new TypeError(`event ${JSON.stringify(descriptor.name)}: values must be an object (got ${describe(values)})`);
+  }
+  const record = values as Readonly<Record<string, unknown>>;
+  const max = descriptor.options.maxStringBytes;
+  let length = descriptor.fixedBytes;
+  for (const slot of descriptor.layout) {
+    const v = record[slot.name];
+    const want = jsType(slot.code);
+    if (typeof v !== want) {
+      throw new TypeError(fieldError(descriptor, slot, v === undefined ? 'is missing' : `must be a ${want} (got ${describe(v)})`));
+    }
+    switch (slot.code) {
+      case FieldCode.u8:
+      case FieldCode.u16:
+      case FieldCode.u32:
+      case FieldCode.i32: {
+        const [lo, hi] = RANGES[slot.code]!;
+        if (!Number.isInteger(v) || (v as number) < lo || (v as number) > hi) {
+          throw new RangeError(fieldError(descriptor, slot, `must be an integer between ${lo} and ${hi} (got ${v as number})`));
+        }
+        break;
+      }
+      case FieldCode.u64:
+        if ((v as bigint) < 0n || (v as bigint) > MAX_U64) {
+          throw new RangeError(fieldError(descriptor, slot, `must be between 0n and ${MAX_U64}n (got ${v as bigint}n)`));
+        }
+        break;
+      case FieldCode.string: {
+        let bytes = utf8Fit(v as string, max);
+        if (bytes < 0) {
+          if (descriptor.options.onLongString === 'error') {
+            const total = utf8Fit(v as string, Infinity);
+            throw new RangeError(
+              fieldError(descriptor, slot, `is ${total} UTF-8 bytes, over options.maxStringBytes = ${max} (onLongString is 'error')`),
+            );
+          }
+          bytes = ~bytes;
+        }
+        length += STRING_LENGTH_BYTES + bytes;
+        break;
+      }
+      default: // f64 (any number), bool: the type is the rule
+    }
+  }
+  return length;
+}
+
+/**
+ * Exact payload bytes `encode` writes for these values (strings measured in UTF-8 without
+ * allocating). Validates the values like `encode`.
+ */
+export function encodedLength<F extends FieldSpec>(descriptor: EventDescriptor<F>, values: NoInfer<EventValues<F>>): number {
+  return check(descriptor as EventDescriptor, values);
+}
+
+/**
+ * Validates every value, then writes the payload at `u8[offset]` and returns its length.
+ * TypeError for a missing field or a value of the wrong type, RangeError for a value out
+ * of range (or, under `onLongString: 'error'`, a string over `maxStringBytes`) or a payload
+ * that runs past `u8`; in every such case nothing is written. Extra keys are ignored.
+ */
+export function encode<F extends FieldSpec>(
+  descriptor: EventDescriptor<F>,
+  values: NoInfer<EventValues<F>>,
+  u8: Uint8Array,
+  offset: number,
+): number {
+  const d = descriptor as EventDescriptor;
+  const length = check(d, values);
+  if (!Number.isInteger(offset) || offset < 0 || offset + length > u8.length) {
+    throw new RangeError(
+      `event ${JSON.stringify(d.name)}: a payload of ${length} bytes at offset ${offset} does not fit a buffer of ${u8.length} bytes`,
+    );
+  }
+  return encoderOf(d).write(values, viewOf(u8), u8, offset);
+}
+
+/**
+ * A reusable record for the hot path: an object with every field at its zero value (0, 0n,
+ * false, ''), in declaration order, sealed so a misspelt field throws. Keep one per schema
+ * and thread and refill it per event: the numbers stored into it stay unboxed, where a
+ * plain object literal's may not (see `compile`).
+ */
+export function createRecord<F extends FieldSpec>(descriptor: EventDescriptor<F>): EventRecord<F> {
+  return Object.seal(new (encoderOf(descriptor as EventDescriptor).Record)()) as EventRecord<F>;
+}
+
+/**
+ * Hot path: exact payload bytes `encodeRecord` writes for these values, or a negative
+ * `EncodeFailure`: `wrongType` when a field is missing or not of its schema's JS type
+ * (number, bigint, boolean, string; ranges are not checked), `stringTooLong` when a string
+ * is over `maxStringBytes` under `onLongString: 'error'`. Throws nothing, allocates nothing.
+ */
+export function recordLength<F extends FieldSpec>(descriptor: EventDescriptor<F>, record: NoInfer<EventValues<F>>): number {
+  return encoderOf(descriptor as EventDescriptor).length(record);
+}
+
+/**
+ * Hot path: writes the payload at `u8[offset]`, a reservation of `recordLength(descriptor,
+ * record)` bytes, and returns its length. Checks nothing: call it only after
+ * `recordLength` accepted the same values. It then throws nothing and allocates nothing
+ * (strings included, ASCII or not): numbers are converted as typed arrays convert them
+ * (wrapped, truncated), and a string over `maxStringBytes` is truncated and flagged.
+ */
+export function encodeRecord<F extends FieldSpec>(
+  descriptor: EventDescriptor<F>,
+  record: NoInfer<EventValues<F>>,
+  u8: Uint8Array,
+  offset: number,
+): number {
+  return encoderOf(descriptor as EventDescriptor).write(record, viewOf(u8), u8, offset);
+}
+
+/**
+ * Reads the payload of `length` bytes at `u8[offset]` (an `EventView`'s `u8`, `offset`
+ * and `length`). Returns its values and `truncated`, or `null` if the bytes cannot be a
+ * payload of this schema: too short, a string running past `length`, bytes left over, a
+ * string over `maxStringBytes` or not UTF-8, a bool other than 0 or 1, reserved flag bits
+ * set. Never throws on bad bytes or bad bounds.
+ */
+export function decode<F extends FieldSpec>(
+  descriptor: EventDescriptor<F>,
+  u8: Uint8Array,
+  offset: number,
+  length: number,
+): DecodedEvent<F> | null {
+  const d = descriptor as EventDescriptor;
+  if (!(Number.isInteger(offset) && Number.isInteger(length) && offset >= 0 && length >= d.fixedBytes)) return null;
+  const end = offset + length;
+  if (end > u8.length) return null;
+  const layout = d.layout;
+  const flags = u8[offset + d.flagsOffset]!;
+  if ((flags & ~FLAG_TRUNCATED) !== 0 || (flags !== 0 && d.fixedCount === layout.length)) return null;
+  const view = viewOf(u8);
+  // Keys in declaration order, whatever the payload order.
+  const out: Record<string, unknown> = {};
+  for (const name of Object.keys(d.fields)) out[name] = undefined;
+  for (let i = 0; i < d.fixedCount; i++) {
+    const slot = layout[i]!;
+    const at = offset + slot.offset;
+    switch (slot.code) {
+      case FieldCode.f64:
+        out[slot.name] = view.getFloat64(at, true);
+        break;
+      case FieldCode.u64:
+        out[slot.name] = view.getBigUint64(at, true);
+        break;
+      case FieldCode.u32:
+        out[slot.name] = view.getUint32(at, true);
+        break;
+      case FieldCode.i32:
+        out[slot.name] = view.getInt32(at, true);
+        break;
+      case FieldCode.u16:
+        out[slot.name] = view.getUint16(at, true);
+        break;
+      case FieldCode.u8:
+        out[slot.name] = u8[at]!;
+        break;
+      default: {
+        const b = u8[at]!;
+        if (b > 1) return null;
+        out[slot.name] = b === 1;
+      }
+    }
+  }
+  const max = d.options.maxStringBytes;
+  let at = offset + d.stringsOffset;
+  for (let i = d.fixedCount; i < layout.length; i++) {
+    if (at + STRING_LENGTH_BYTES > end) return null;
+    const bytes = view.getUint16(at, true);
+    at += STRING_LENGTH_BYTES;
+    if (bytes > max || at + bytes > end) return null;
+    let s = '';
+    if (bytes > 0) {
+      try {
+        s = utf8Decoder.decode(u8.subarray(at, at + bytes));
+      } catch {
+        return null; // not UTF-8: the encoder never writes that
+      }
+    }
+    out[layout[i]!.name] = s;
+    at += bytes;
+  }
+  if (at !== end) return null;
+  out['truncated'] = (flags & FLAG_TRUNCATED) !== 0;
+  return out as DecodedEvent<F>;
+}
