@@ -108,6 +108,9 @@ export interface RingPlacement {
   readonly byteOffset: number;
 }
 
+/** Writer-owner word of a CPU buffer that many threads share under their own lock. */
+export const SHARED_OWNER = -1;
+
 export interface WriterOptions {
   /** Interrupt hook called at each step of the write path (tests, the simulated machine). */
   readonly hook?: InterruptHook;
@@ -207,6 +210,40 @@ export class RingBuffer {
     });
     if (options.hook !== undefined) writer.hook = options.hook;
     return writer;
+  }
+
+  /**
+   * A writer for a CPU buffer that several threads share, without claiming it: the caller
+   * must let only one thread write at a time (the EventLog's shared slot holds a lock
+   * around each write). Marks the buffer as shared so no thread claims it for itself.
+   */
+  sharedWriter(cpu: number): CpuWriter {
+    const view = this.view;
+    view.checkCpu(cpu);
+    const owner = (view.controlBase(cpu) + C_WRITER_OWNER) >> 2;
+    const previous = Atomics.compareExchange(view.i32, owner, 0, SHARED_OWNER);
+    if (previous !== 0 && previous !== SHARED_OWNER) {
+      throw new RingOwnershipError(`cpu ${cpu} already has a writer (thread ${previous - 1})`);
+    }
+    return new CpuWriter(view, cpu, createClock(view.config.clock, view.i32, view.f64), () => undefined);
+  }
+
+  /**
+   * Frees the CPU buffers a dead thread held (its writers were never closed): finishes
+   * whatever write it died in (`CpuWriter.abandonInFlight`) and releases the claim. Returns
+   * the CPUs freed. Only for a thread that can no longer run.
+   */
+  reclaimWriters(threadId: number): number[] {
+    const view = this.view;
+    const token = threadId + 1;
+    const freed: number[] = [];
+    for (let cpu = 0; cpu < view.config.cpus; cpu++) {
+      const owner = (view.controlBase(cpu) + C_WRITER_OWNER) >> 2;
+      if (Atomics.load(view.i32, owner) !== token) continue;
+      new CpuWriter(view, cpu, createClock(view.config.clock, view.i32, view.f64), () => undefined).abandonInFlight();
+      if (Atomics.compareExchange(view.i32, owner, token, 0) === token) freed.push(cpu);
+    }
+    return freed;
   }
 
   /** Claims the consuming reader role (one at a time). */

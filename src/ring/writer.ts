@@ -274,6 +274,48 @@ export class CpuWriter {
     return true;
   }
 
+  /**
+   * Recovery after the owning thread died inside a write (it never committed): every
+   * record between the commit and the tail is turned into padding — kept in place, so each
+   * still takes its index and the reader counts it as discarded — and the commit is
+   * published. Run only while no thread writes this CPU buffer. Returns the records padded.
+   */
+  abandonInFlight(): number {
+    const i32 = this.i32;
+    const f64 = this.f64;
+    if (i32[this.iCommitting]! === 0) return 0;
+    let padded = 0;
+    let seq = f64[this.iCommitSeq]!;
+    let phys = i32[this.iCommitPhys]!;
+    let from = i32[this.iCommitted]!;
+    const tail = f64[this.iTailSeq]!;
+    for (let n = 0; n <= this.pages; n++) {
+      const page = this.pageAt(phys);
+      const end = seq === tail ? this.tailEnd() : i32[(page + P_SIZE) >> 2]!;
+      for (let off = from; off < end && off + RECORD_HEADER_BYTES <= this.pageBytes; ) {
+        const w = (page + off) >> 2;
+        const header = i32[w]!;
+        const length = (header >>> 16) & 0x3fff;
+        const kind = header >>> 30;
+        const bytes = (kind === RecordKind.absolute ? 16 : 8) + ((length + 7) & ~7);
+        if (kind === RecordKind.invalid) break;
+        if (kind !== RecordKind.padding) {
+          i32[w] = packHeader(RecordKind.padding, bytes - RECORD_HEADER_BYTES, 0);
+          padded++;
+        }
+        off += bytes;
+      }
+      if (seq === tail) break;
+      phys = i32[(page + P_NEXT) >> 2]!;
+      seq++;
+      from = PAGE_HEADER_BYTES;
+    }
+    i32[this.iCommitting] = 1;
+    this.publishCommit();
+    i32[this.iCommitting] = 0;
+    return padded;
+  }
+
   /** Releases the CPU buffer so another thread may write it. */
   close(): void {
     if (this.closed) return;

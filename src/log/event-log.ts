@@ -1,0 +1,411 @@
+import { availableParallelism } from 'node:os';
+import { threadId, type Worker } from 'node:worker_threads';
+import { RingLayoutError, RingOwnershipError } from '../ring/errors.js';
+import type { ClockName, ModeName } from '../ring/layout.js';
+import type { CorruptionReport, EventView, LossCause, RingReader } from '../ring/reader.js';
+import { RingBuffer, type CpuStats } from '../ring/ring-buffer.js';
+import { maxPayloadLimit } from '../ring/options.js';
+import type { CpuWriter } from '../ring/writer.js';
+import { createRecord, decode, encode, encodedLength, encodeRecord, recordLength, type EventRecord } from './event-codec.js';
+import type { EventDescriptor, EventValues, FieldSpec } from './event-schema.js';
+import { REGISTRY_HEADER_BYTES, SchemaRegistry } from './schema-registry.js';
+
+/**
+ * ringtrace as an application's event log: typed events from any worker thread into
+ * per-thread slots of a lock-free ring, consumed merged by timestamp, with explicit loss
+ * records, a flight-recorder snapshot and stats.
+ *
+ * Memory (one SharedArrayBuffer; this module owns the log header):
+ *
+ * | off | width | word                 | written by        | read by        | how                          |
+ * |-----|-------|----------------------|-------------------|----------------|------------------------------|
+ * | 0   | u32   | magic "RTEL"         | create            | attach         | posting the handle           |
+ * | 4   | u32   | layout version       | create            | attach         | posting the handle           |
+ * | 8   | u32   | registry bytes       | create            | all            | posting the handle           |
+ * | 12  | u32   | ring offset          | create            | all            | posting the handle           |
+ * | 16  | u32   | on slots exhausted   | create            | all            | posting the handle           |
+ * | 64  | i32   | shared slot lock     | shared writers    | shared writers | compareExchange / store      |
+ * | 128 | f64   | shared lock timeouts | shared writers    | stats          | plain, racy                  |
+ * 256            schema registry (schema-registry.ts), then the ring (its own byte map)
+ */
+const MAGIC = 0x4c455452; // "RTEL"
+const VERSION = 1;
+const HEADER_BYTES = 256;
+const L_MAGIC = 0;
+const L_VERSION = 4;
+const L_REGISTRY_BYTES = 8;
+const L_RING_OFFSET = 12;
+const L_EXHAUSTED = 16;
+const L_SHARED_LOCK = 64;
+const L_LOCK_TIMEOUTS = 128;
+const SHARED_LOCK_SPINS = 10_000;
+
+export interface EventLogOptions {
+  /** Writer slots: threads that can write at once, each with its own lock-free buffer. Defaults to `os.availableParallelism()`. */
+  readonly slots?: number;
+  /** Pages per slot. Defaults to 64. */
+  readonly pagesPerSlot?: number;
+  /** Bytes per page, a power of two. Defaults to 8192. */
+  readonly pageBytes?: number;
+  /** Largest encoded event, bytes; at most a quarter of a page. Defaults to 1024 (or the page's limit, if lower). */
+  readonly maxEventBytes?: number;
+  /** `overwrite` (a flight recorder: keep the newest) or `discard` (keep the oldest). Defaults to `discard`. */
+  readonly mode?: ModeName;
+  /** Timestamps: `hrtime`, `counter` or `coarse`. Defaults to `hrtime`. */
+  readonly clock?: ClockName;
+  /**
+   * When every slot is taken: `error` (writer() throws) or `shared` (the last slot is kept
+   * for such threads, which take turns on it under a lock). Defaults to `error`.
+   */
+  readonly onSlotsExhausted?: 'error' | 'shared';
+  /** Bytes for event schemas. Defaults to 65536. */
+  readonly registryBytes?: number;
+}
+
+/** What to pass to another thread (workerData, postMessage): structured-cloneable. */
+export interface EventLogHandle {
+  readonly kind: 'ringtrace-event-log';
+  readonly buffer: SharedArrayBuffer;
+}
+
+export type LogEntry =
+  | {
+      readonly kind: 'event';
+      readonly name: string;
+      readonly slot: number;
+      /** Per-slot index: events the slot reserved before this one. */
+      readonly index: number;
+      readonly timestamp: number;
+      readonly values: Readonly<Record<string, unknown>>;
+      readonly truncated: boolean;
+    }
+  | { readonly kind: 'lost'; readonly slot: number; readonly count: number; readonly cause: LossCause; readonly beforeIndex: number }
+  | { readonly kind: 'corrupt'; readonly slot: number; readonly reason: string };
+
+export interface LogStats {
+  readonly slots: readonly CpuStats[];
+  readonly events: readonly string[];
+  readonly sharedLockTimeouts: number;
+}
+
+const exhaustedCode = { error: 1, shared: 2 } as const;
+
+/** One log, seen from one thread. */
+export class EventLog {
+  readonly ring: RingBuffer;
+  readonly registry: SchemaRegistry;
+  private readonly sab: SharedArrayBuffer;
+  private readonly header: Int32Array;
+  private readonly f64: Float64Array;
+  private readonly shared: boolean;
+  private reader: RingReader | null = null;
+  private mine: LogWriter | null = null;
+
+  private constructor(sab: SharedArrayBuffer, ring: RingBuffer) {
+    this.sab = sab;
+    this.ring = ring;
+    this.header = new Int32Array(sab, 0, HEADER_BYTES / 4);
+    this.f64 = new Float64Array(sab, 0, HEADER_BYTES / 8);
+    const u32 = new Uint32Array(sab, 0, HEADER_BYTES / 4);
+    this.registry = new SchemaRegistry(sab, HEADER_BYTES, u32[L_REGISTRY_BYTES >> 2]!, ring.config.maxPayloadBytes);
+    this.shared = u32[L_EXHAUSTED >> 2] === exhaustedCode.shared;
+  }
+
+  /** Creates a log. Options are validated (TypeError / RangeError naming the option). */
+  static create(options: EventLogOptions = {}): EventLog {
+    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    const slots = options.slots ?? availableParallelism();
+    const onSlotsExhausted = options.onSlotsExhausted ?? 'error';
+    if (onSlotsExhausted !== 'error' && onSlotsExhausted !== 'shared') {
+      throw new RangeError(`options.onSlotsExhausted must be one of error, shared (got ${JSON.stringify(onSlotsExhausted)})`);
+    }
+    const registryBytes = options.registryBytes ?? 65_536;
+    if (!Number.isInteger(registryBytes) || registryBytes < 1024 || registryBytes > 1 << 24 || registryBytes % 64 !== 0) {
+      throw new RangeError(`options.registryBytes must be a multiple of 64 between 1024 and 16777216 (got ${registryBytes})`);
+    }
+    if (onSlotsExhausted === 'shared' && slots < 2) throw new RangeError(`options.slots must be at least 2 with onSlotsExhausted: 'shared' (got ${slots})`);
+    const ringOptions = {
+      cpus: slots,
+      pagesPerCpu: options.pagesPerSlot ?? 64,
+      pageBytes: options.pageBytes ?? 8192,
+      maxPayloadBytes: options.maxEventBytes ?? Math.min(1024, maxPayloadLimit(options.pageBytes ?? 8192)),
+      mode: options.mode ?? 'discard',
+      clock: options.clock ?? 'hrtime',
+    } as const;
+    let ringBytes: number;
+    try {
+      ringBytes = RingBuffer.bytesFor(ringOptions);
+    } catch (err) {
+      // Name the log's options, not the ring's.
+      const message = (err as Error).message
+        .replace('options.cpus', 'options.slots')
+        .replace('options.pagesPerCpu', 'options.pagesPerSlot')
+        .replace('options.maxPayloadBytes', 'options.maxEventBytes');
+      throw err instanceof TypeError ? new TypeError(message) : new RangeError(message);
+    }
+    const ringOffset = HEADER_BYTES + registryBytes;
+    const sab = new SharedArrayBuffer(ringOffset + ringBytes);
+    const u32 = new Uint32Array(sab, 0, HEADER_BYTES / 4);
+    u32[L_MAGIC >> 2] = MAGIC;
+    u32[L_VERSION >> 2] = VERSION;
+    u32[L_REGISTRY_BYTES >> 2] = registryBytes;
+    u32[L_RING_OFFSET >> 2] = ringOffset;
+    u32[L_EXHAUSTED >> 2] = exhaustedCode[onSlotsExhausted];
+    new Int32Array(sab, HEADER_BYTES, REGISTRY_HEADER_BYTES / 4).fill(0);
+    const ring = RingBuffer.create(ringOptions, { buffer: sab, byteOffset: ringOffset });
+    return new EventLog(sab, ring);
+  }
+
+  /** Attaches to a log from its handle, in any thread. Throws RingLayoutError for a foreign or damaged buffer. */
+  static attach(handle: unknown): EventLog {
+    const h = handle as Partial<EventLogHandle> | null;
+    if (typeof h !== 'object' || h === null || h.kind !== 'ringtrace-event-log' || !(h.buffer instanceof SharedArrayBuffer)) {
+      throw new TypeError('an EventLog handle is { kind: "ringtrace-event-log", buffer: SharedArrayBuffer } (log.handle)');
+    }
+    const sab = h.buffer;
+    if (sab.byteLength < HEADER_BYTES) throw new RingLayoutError(`buffer of ${sab.byteLength} bytes is too small for an event log`);
+    const u32 = new Uint32Array(sab, 0, HEADER_BYTES / 4);
+    if (u32[L_MAGIC >> 2] !== MAGIC) throw new RingLayoutError(`not a ringtrace event log: magic 0x${u32[L_MAGIC >> 2]!.toString(16)}`);
+    if (u32[L_VERSION >> 2] !== VERSION) throw new RingLayoutError(`event log layout version ${u32[L_VERSION >> 2]} is not supported (this build reads ${VERSION})`);
+    const ringOffset = u32[L_RING_OFFSET >> 2]!;
+    if (ringOffset !== HEADER_BYTES + u32[L_REGISTRY_BYTES >> 2]!) throw new RingLayoutError('event log header is damaged (ring offset)');
+    return new EventLog(sab, RingBuffer.attach(sab, ringOffset));
+  }
+
+  get handle(): EventLogHandle {
+    return { kind: 'ringtrace-event-log', buffer: this.sab };
+  }
+
+  get slots(): number {
+    return this.ring.config.cpus;
+  }
+
+  /**
+   * This thread's writer: a free slot claimed atomically on the first call, the same writer
+   * on later calls. Released by `close()`, or when the thread exits (for a worker ended with
+   * `terminate()`, call `watch(worker)` in the thread that made it).
+   */
+  writer(): LogWriter {
+    if (this.mine !== null && !this.mine.closed) return this.mine;
+    const last = this.shared ? this.slots - 1 : this.slots;
+    for (let slot = 0; slot < last; slot++) {
+      let cpu: CpuWriter;
+      try {
+        cpu = this.ring.writer(slot);
+      } catch (err) {
+        if (err instanceof RingOwnershipError) continue;
+        throw err;
+      }
+      this.mine = new LogWriter(this, cpu, slot, null);
+      return this.mine;
+    }
+    if (!this.shared) {
+      throw new RingOwnershipError(`every one of the log's ${this.slots} writer slots is taken (options.slots, or onSlotsExhausted: 'shared')`);
+    }
+    this.mine = new LogWriter(this, this.ring.sharedWriter(this.slots - 1), this.slots - 1, this.header);
+    return this.mine;
+  }
+
+  /** Frees the slots of a thread that died without closing its writer. Returns the slots freed. */
+  reclaim(deadThreadId: number): number[] {
+    return this.ring.reclaimWriters(deadThreadId);
+  }
+
+  /** Reclaims a worker's slot when it exits, however it exits. */
+  watch(worker: Worker): void {
+    const id = worker.threadId;
+    worker.once('exit', () => this.reclaim(id));
+  }
+
+  /**
+   * Consumes every committed event now, merged across slots by timestamp, in this thread
+   * (the first call claims the log's consuming reader). Returns the events delivered.
+   */
+  drain(callback: (entry: LogEntry) => void): number {
+    const reader = (this.reader ??= this.ring.reader());
+    return reader.drain(this.visitor(callback));
+  }
+
+  /**
+   * The events as they come, merged by timestamp, with `lost` entries where events were
+   * lost. Ends when `signal` aborts (after a last drain).
+   */
+  async *events(options: { readonly signal?: AbortSignal; readonly pollMs?: number } = {}): AsyncGenerator<LogEntry, void, void> {
+    const pollMs = options.pollMs ?? 5;
+    const batch: LogEntry[] = [];
+    for (;;) {
+      const aborted = options.signal?.aborted === true;
+      this.drain((e) => batch.push(e));
+      while (batch.length > 0) yield batch.shift()!;
+      if (aborted) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollMs);
+        options.signal?.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      });
+    }
+  }
+
+  /** The current contents, decoded, without consuming them (the flight-recorder dump). */
+  snapshot(): LogEntry[] {
+    const snap = this.ring.snapshot();
+    const out: LogEntry[] = [];
+    for (const e of snap.events) {
+      const d = this.registry.descriptorOf(e.type);
+      const values = d === undefined ? null : decode(d, e.payload, 0, e.payload.length);
+      if (d === undefined || values === null) {
+        out.push({ kind: 'corrupt', slot: e.cpu, reason: `event ${e.index} of type ${e.type} does not decode` });
+        continue;
+      }
+      const { truncated, ...fields } = values;
+      out.push({ kind: 'event', name: d.name, slot: e.cpu, index: e.index, timestamp: e.timestamp, values: fields, truncated });
+    }
+    for (const l of snap.lost) out.push({ kind: 'lost', slot: l.cpu, count: l.count, cause: l.cause, beforeIndex: l.beforeIndex });
+    return out;
+  }
+
+  stats(): LogStats {
+    return { slots: this.ring.stats(), events: this.registry.all().map((d) => d.name), sharedLockTimeouts: this.f64[L_LOCK_TIMEOUTS >> 3]! };
+  }
+
+  /** Gives back this thread's writer and reader, and stops the coarse clock if this thread made the log. */
+  async close(): Promise<void> {
+    this.mine?.close();
+    this.reader?.close();
+    this.reader = null;
+    await this.ring.close();
+  }
+
+  /** @internal counts a shared-slot write given up after the lock stayed busy. */
+  countLockTimeout(): void {
+    this.f64[L_LOCK_TIMEOUTS >> 3]! += 1;
+  }
+
+  private visitor(callback: (entry: LogEntry) => void): { event(v: EventView): void; lost(l: { cpu: number; count: number; cause: LossCause; beforeIndex: number }): void; corrupt(r: CorruptionReport): void } {
+    return {
+      event: (v) => {
+        const d = this.registry.descriptorOf(v.type);
+        const values = d === undefined ? null : decode(d, v.u8, v.offset, v.length);
+        if (d === undefined || values === null) {
+          callback({ kind: 'corrupt', slot: v.cpu, reason: `event ${v.index} of type ${v.type} does not decode` });
+          return;
+        }
+        const { truncated, ...fields } = values;
+        callback({ kind: 'event', name: d.name, slot: v.cpu, index: v.index, timestamp: v.timestamp, values: fields, truncated });
+      },
+      lost: (l) => callback({ kind: 'lost', slot: l.cpu, count: l.count, cause: l.cause, beforeIndex: l.beforeIndex }),
+      corrupt: (r) => callback({ kind: 'corrupt', slot: r.cpu, reason: r.reason }),
+    };
+  }
+}
+
+/**
+ * A thread's writer into its slot. `emit` checks every value (TypeError / RangeError) and
+ * writes nothing on bad input; `emitRecord` is the allocation-free path for hot loops.
+ * Both return whether the event was stored (false: dropped and counted).
+ */
+export class LogWriter {
+  readonly slot: number;
+  closed = false;
+  private readonly log: EventLog;
+  private readonly cpu: CpuWriter;
+  /** The log header, when this writer shares its slot (then every write takes the lock). */
+  private readonly lock: Int32Array | null;
+  private readonly onExit: () => void;
+
+  constructor(log: EventLog, cpu: CpuWriter, slot: number, lock: Int32Array | null) {
+    this.log = log;
+    this.cpu = cpu;
+    this.slot = slot;
+    this.lock = lock;
+    // A thread that ends without closing still gives its slot back.
+    this.onExit = () => this.close();
+    process.once('exit', this.onExit);
+  }
+
+  /** Writes one event; values are checked at run time too. */
+  emit<F extends FieldSpec>(descriptor: EventDescriptor<F>, values: EventValues<F>): boolean {
+    if (this.closed) throw new Error('emit() on a closed writer');
+    const type = this.log.registry.typeOf(descriptor);
+    const length = encodedLength(descriptor, values);
+    return this.write(type, length, (u8, at) => encode(descriptor, values, u8, at));
+  }
+
+  /** A reusable record for `emitRecord`: fill its fields, emit, refill, emit again. */
+  record<F extends FieldSpec>(descriptor: EventDescriptor<F>): EventRecord<F> {
+    this.log.registry.typeOf(descriptor);
+    return createRecord(descriptor);
+  }
+
+  /**
+   * The allocation-free path: no checks beyond each value's JS type (a wrong one, or a
+   * string over the bound with onLongString 'error', returns false and writes nothing).
+   */
+  emitRecord<F extends FieldSpec>(descriptor: EventDescriptor<F>, record: EventRecord<F>): boolean {
+    const length = recordLength(descriptor, record);
+    if (length < 0) return false;
+    const type = this.log.registry.typeOf(descriptor);
+    const lock = this.lock;
+    if (lock !== null && !this.acquire(lock)) return false;
+    try {
+      const cpu = this.cpu;
+      const at = cpu.reserve(type, length);
+      if (at < 0) return false;
+      encodeRecord(descriptor, record, cpu.u8, at);
+      cpu.commit();
+      return true;
+    } finally {
+      if (lock !== null) this.release(lock);
+    }
+  }
+
+  /** Gives the slot back (idempotent). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    process.off('exit', this.onExit);
+    if (this.lock === null) this.cpu.close();
+  }
+
+  private write(type: number, length: number, fill: (u8: Uint8Array, at: number) => void): boolean {
+    const lock = this.lock;
+    if (lock !== null && !this.acquire(lock)) return false;
+    try {
+      const cpu = this.cpu;
+      const at = cpu.reserve(type, length);
+      if (at < 0) return false;
+      try {
+        fill(cpu.u8, at);
+      } catch (err) {
+        cpu.discard();
+        throw err;
+      }
+      cpu.commit();
+      return true;
+    } finally {
+      if (lock !== null) this.release(lock);
+    }
+  }
+
+  /** The shared slot's lock: bounded; a write that cannot get it is dropped and counted. */
+  private acquire(lock: Int32Array): boolean {
+    const token = threadId + 1;
+    for (let spins = 0; Atomics.compareExchange(lock, L_SHARED_LOCK >> 2, 0, token) !== 0; spins++) {
+      if (spins > SHARED_LOCK_SPINS) {
+        this.log.countLockTimeout();
+        return false;
+      }
+      Atomics.wait(lock, L_SHARED_LOCK >> 2, Atomics.load(lock, L_SHARED_LOCK >> 2), 0.01);
+    }
+    return true;
+  }
+
+  private release(lock: Int32Array): void {
+    // Publishes the slot's writer state to the next thread; pairs with its compareExchange.
+    Atomics.store(lock, L_SHARED_LOCK >> 2, 0);
+    Atomics.notify(lock, L_SHARED_LOCK >> 2, 1);
+  }
+}
+

@@ -1,0 +1,128 @@
+import { type EventDescriptor, schemaFromJson, schemaToJson } from './event-schema.js';
+
+/**
+ * The event schemas of one EventLog, in its shared memory, so that every thread (and a
+ * dump of the memory) can decode every event. This module owns the registry region:
+ *
+ * | off | width | word              | written by             | read by      | how                                   |
+ * |-----|-------|-------------------|------------------------|--------------|---------------------------------------|
+ * | 0   | i32   | lock              | a registering thread   | registering  | Atomics.compareExchange / store       |
+ * | 4   | i32   | entries           | the lock holder        | every thread | Atomics.store after the entry / load  |
+ * | 8   | i32   | bytes used        | the lock holder        | lock holder  | plain, under the lock                 |
+ * | 16  | ...   | entries: u16 length + UTF-8 JSON of the schema (schemaToJson), back to back |
+ *
+ * Entry i is event type TYPE_BASE + i. Registration is rare (once per event type per log)
+ * and takes a lock; lookups read the published count and parse only entries not seen yet.
+ */
+export const REGISTRY_HEADER_BYTES = 16;
+const R_LOCK = 0;
+const R_COUNT = 4;
+const R_USED = 8;
+/** Event type of the first registered schema (lower types are left to raw ring users). */
+export const TYPE_BASE = 0x100;
+const LOCK_SPIN_LIMIT = 100_000;
+
+export class SchemaRegistry {
+  private readonly i32: Int32Array;
+  private readonly u8: Uint8Array;
+  private readonly bytes: number;
+  private readonly byType: EventDescriptor[] = [];
+  private readonly byName = new Map<string, number>();
+  private readonly known = new WeakMap<EventDescriptor, number>();
+  private readonly maxPayloadBytes: number;
+
+  constructor(sab: SharedArrayBuffer, byteOffset: number, bytes: number, maxPayloadBytes: number) {
+    this.i32 = new Int32Array(sab, byteOffset, REGISTRY_HEADER_BYTES / 4);
+    this.u8 = new Uint8Array(sab, byteOffset, bytes);
+    this.bytes = bytes;
+    this.maxPayloadBytes = maxPayloadBytes;
+  }
+
+  /** The event type of a descriptor, registering its schema the first time. */
+  typeOf(descriptor: EventDescriptor): number {
+    const cached = this.known.get(descriptor);
+    if (cached !== undefined) return cached;
+    this.sync();
+    let type = this.matching(descriptor);
+    if (type < 0) type = this.register(descriptor);
+    this.known.set(descriptor, type);
+    return type;
+  }
+
+  /** The schema of an event type, or undefined (a type no registered schema has). */
+  descriptorOf(type: number): EventDescriptor | undefined {
+    const i = type - TYPE_BASE;
+    if (i < 0) return undefined;
+    if (i >= this.byType.length) this.sync();
+    return this.byType[i];
+  }
+
+  /** Every registered schema, in type order. */
+  all(): readonly EventDescriptor[] {
+    this.sync();
+    return this.byType;
+  }
+
+  private matching(descriptor: EventDescriptor): number {
+    const i = this.byName.get(descriptor.name);
+    if (i === undefined) return -1;
+    const theirs = JSON.stringify(schemaToJson(this.byType[i]!));
+    if (theirs !== JSON.stringify(schemaToJson(descriptor))) {
+      throw new RangeError(`event ${JSON.stringify(descriptor.name)} is already registered in this log with another schema: ${theirs}`);
+    }
+    return TYPE_BASE + i;
+  }
+
+  private register(descriptor: EventDescriptor): number {
+    if (!descriptor.fits(this.maxPayloadBytes)) {
+      throw new RangeError(
+        `event ${JSON.stringify(descriptor.name)} can take ${descriptor.maxBytes} bytes, more than the log's maxPayloadBytes = ${this.maxPayloadBytes}`,
+      );
+    }
+    const json = new TextEncoder().encode(JSON.stringify(schemaToJson(descriptor)));
+    const token = ((Math.random() * 0x7ffffffe) | 0) + 1;
+    for (let spins = 0; Atomics.compareExchange(this.i32, R_LOCK >> 2, 0, token) !== 0; spins++) {
+      if (spins > LOCK_SPIN_LIMIT) throw new Error('the schema registry stayed locked: a thread died while registering?');
+      Atomics.wait(this.i32, R_LOCK >> 2, Atomics.load(this.i32, R_LOCK >> 2), 0.05);
+    }
+    try {
+      this.sync();
+      const existing = this.matching(descriptor);
+      if (existing >= 0) return existing;
+      const used = this.i32[R_USED >> 2]! || REGISTRY_HEADER_BYTES;
+      if (used + 2 + json.length > this.bytes || json.length > 0xffff) {
+        throw new RangeError(`the log's schema registry is full (${this.bytes} bytes; registryBytes sets it)`);
+      }
+      this.u8[used] = json.length & 0xff;
+      this.u8[used + 1] = json.length >>> 8;
+      this.u8.set(json, used + 2);
+      this.i32[R_USED >> 2] = used + 2 + json.length;
+      const index = this.i32[R_COUNT >> 2]!;
+      // Publishes the entry; pairs with the Atomics.load in sync() of every other thread.
+      Atomics.store(this.i32, R_COUNT >> 2, index + 1);
+      this.sync();
+      return TYPE_BASE + index;
+    } finally {
+      Atomics.store(this.i32, R_LOCK >> 2, 0);
+      Atomics.notify(this.i32, R_LOCK >> 2);
+    }
+  }
+
+  /** Parses the entries published since the last look. Garbage is reported, never looped on. */
+  private sync(): void {
+    const count = Atomics.load(this.i32, R_COUNT >> 2);
+    if (count <= this.byType.length) return;
+    let at = REGISTRY_HEADER_BYTES;
+    for (let i = 0; i < count; i++) {
+      if (at + 2 > this.bytes) throw new TypeError(`schema registry entry ${i} runs past the registry`);
+      const length = this.u8[at]! | (this.u8[at + 1]! << 8);
+      if (at + 2 + length > this.bytes) throw new TypeError(`schema registry entry ${i} runs past the registry`);
+      if (i >= this.byType.length) {
+        const descriptor = schemaFromJson(new TextDecoder().decode(this.u8.slice(at + 2, at + 2 + length)));
+        this.byType.push(descriptor);
+        this.byName.set(descriptor.name, i);
+      }
+      at += 2 + length;
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { EventLog, type LogEntry } from '../../src/log/event-log.js';
+import { defineEvent } from '../../src/log/event-schema.js';
+import { RingLayoutError } from '../../src/ring/errors.js';
+
+const Request = defineEvent('request', { status: 'u16', bytes: 'u32', micros: 'f64', ok: 'bool', path: 'string' }, { maxStringBytes: 32 });
+const Tick = defineEvent('tick', { n: 'u32' });
+
+describe('EventLog in one thread', () => {
+  it('writes typed events and reads them back decoded, with the schema shared through memory', async () => {
+    const log = EventLog.create({ slots: 2, pagesPerSlot: 4, pageBytes: 4096, clock: 'counter' });
+    try {
+      const w = log.writer();
+      expect(log.writer()).toBe(w); // the same writer on later calls from this thread
+      expect(w.emit(Request, { status: 200, bytes: 512, micros: 1.5, ok: true, path: '/a' })).toBe(true);
+      expect(w.emit(Tick, { n: 7 })).toBe(true);
+      const rec = w.record(Request);
+      rec.status = 404;
+      rec.bytes = 0;
+      rec.micros = 0.25;
+      rec.ok = false;
+      rec.path = 'x'.repeat(40); // over the bound: truncated, flagged
+      expect(w.emitRecord(Request, rec)).toBe(true);
+      const seen: LogEntry[] = [];
+      // Another view of the same memory (as another thread would attach) decodes everything.
+      const other = EventLog.attach(structuredClone(log.handle));
+      expect(other.registry.all().map((d) => d.name)).toEqual(['request', 'tick']);
+      expect(log.drain((e) => seen.push(e))).toBe(3);
+      expect(seen.map((e) => (e.kind === 'event' ? [e.name, e.values, e.truncated] : e.kind))).toEqual([
+        ['request', { micros: 1.5, bytes: 512, status: 200, ok: true, path: '/a' }, false],
+        ['tick', { n: 7 }, false],
+        ['request', { micros: 0.25, bytes: 0, status: 404, ok: false, path: 'x'.repeat(32) }, true],
+      ]);
+      expect(log.stats().events).toEqual(['request', 'tick']);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('rejects bad values at run time and writes nothing', async () => {
+    const log = EventLog.create({ slots: 1, pagesPerSlot: 2, pageBytes: 4096 });
+    try {
+      const w = log.writer();
+      expect(() => w.emit(Request, { status: 70_000, bytes: 1, micros: 0, ok: true, path: '' })).toThrow(RangeError);
+      expect(() => w.emit(Request, { status: 1, bytes: 1, micros: 0, ok: 'yes', path: '' } as never)).toThrow(TypeError);
+      expect(() => w.emit(Request, { status: 1 } as never)).toThrow(TypeError);
+      expect(log.stats().slots[0]!.entries).toBe(0);
+      const rec = w.record(Tick);
+      (rec as { n: unknown }).n = 'seven';
+      expect(w.emitRecord(Tick, rec)).toBe(false);
+      expect(log.stats().slots[0]!.entries).toBe(0);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('validates options and handles, naming the option', () => {
+    expect(() => EventLog.create({ slots: 0 })).toThrow(/options\.slots must be an integer between 1 and 256 \(got 0\)/);
+    expect(() => EventLog.create({ onSlotsExhausted: 'wait' as never })).toThrow(/options\.onSlotsExhausted must be one of error, shared/);
+    expect(() => EventLog.create({ maxEventBytes: 1 << 20 })).toThrow(/options\.maxEventBytes/);
+    expect(() => EventLog.attach({})).toThrow(TypeError);
+    expect(() => EventLog.attach({ kind: 'ringtrace-event-log', buffer: new SharedArrayBuffer(4096) })).toThrow(RingLayoutError);
+  });
+
+  it('refuses an event larger than the log allows, and a name reused with another schema', async () => {
+    const log = EventLog.create({ slots: 1, pagesPerSlot: 2, pageBytes: 4096, maxEventBytes: 64 });
+    try {
+      const Big = defineEvent('big', { a: 'string', b: 'string' }, { maxStringBytes: 64 });
+      expect(() => log.writer().emit(Big, { a: '', b: '' })).toThrow(/more than the log's maxPayloadBytes = 64/);
+      log.writer().emit(Tick, { n: 1 });
+      const Tick2 = defineEvent('tick', { n: 'u16' });
+      expect(() => log.writer().emit(Tick2, { n: 1 })).toThrow(/already registered in this log with another schema/);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('keeps the last events in overwrite mode and dumps them without consuming (flight recorder)', async () => {
+    const log = EventLog.create({ slots: 1, pagesPerSlot: 2, pageBytes: 1024, mode: 'overwrite', clock: 'counter' });
+    try {
+      const w = log.writer();
+      for (let n = 0; n < 500; n++) w.emit(Tick, { n });
+      const dump = log.snapshot();
+      const ticks = dump.flatMap((e) => (e.kind === 'event' ? [e.values['n'] as number] : []));
+      expect(ticks.at(-1)).toBe(499);
+      expect(ticks).toEqual(ticks.map((_, i) => 500 - ticks.length + i));
+      expect(dump.some((e) => e.kind === 'lost' && e.cause === 'overrun')).toBe(true);
+      // Not consumed: a drain sees the same newest events.
+      const drained: number[] = [];
+      log.drain((e) => e.kind === 'event' && drained.push(e.values['n'] as number));
+      expect(drained.at(-1)).toBe(499);
+    } finally {
+      await log.close();
+    }
+  });
+});
