@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
+import { EventLog, type LogEntry } from '../../src/log/event-log.js';
+
+// Workers run the build (the suite's global setup compiles it first).
+const dist = (p: string): string => new URL(`../../dist/src/${p}`, import.meta.url).href;
+
+/** A worker that writes `count` events `{ worker, seq }`; optionally exits without closing, or hangs until terminated. */
+function writerWorker(handle: unknown, worker: number, count: number, ending: 'close' | 'leave' | 'hang'): Worker {
+  const code = `
+    const { workerData, parentPort } = require('node:worker_threads');
+    (async () => {
+      const { EventLog } = await import(${JSON.stringify(dist('log/event-log.js'))});
+      const { defineEvent } = await import(${JSON.stringify(dist('log/event-schema.js'))});
+      const Item = defineEvent('item', { worker: 'u32', seq: 'u32' });
+      const log = EventLog.attach(workerData.handle);
+      let writer;
+      try { writer = log.writer(); } catch (err) { parentPort.postMessage({ error: err.message }); return; }
+      let stored = 0;
+      for (let seq = 0; seq < workerData.count; seq++) if (writer.emit(Item, { worker: workerData.worker, seq })) stored++;
+      parentPort.postMessage({ stored, slot: writer.slot });
+      if (workerData.ending === 'close') writer.close();
+      if (workerData.ending === 'hang') setInterval(() => {}, 1000);
+    })();
+  `;
+  return new Worker(code, { eval: true, workerData: { handle, worker, count, ending }, execArgv: [] });
+}
+
+function message(w: Worker): Promise<{ stored?: number; slot?: number; error?: string }> {
+  return new Promise((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+}
+
+function exited(w: Worker): Promise<void> {
+  return new Promise((resolve) => w.once('exit', () => resolve()));
+}
+
+function collect(log: EventLog): Map<number, number[]> {
+  const byWorker = new Map<number, number[]>();
+  log.drain((e: LogEntry) => {
+    if (e.kind !== 'event') throw new Error(`unexpected ${e.kind} entry: ${JSON.stringify(e)}`);
+    const w = e.values['worker'] as number;
+    if (!byWorker.has(w)) byWorker.set(w, []);
+    byWorker.get(w)!.push(e.values['seq'] as number);
+  });
+  return byWorker;
+}
+
+describe('EventLog across worker threads', () => {
+  it('with more threads than slots and onSlotsExhausted "error": the extra threads get a clear error, the rest log everything', async () => {
+    const log = EventLog.create({ slots: 2, pagesPerSlot: 64, pageBytes: 4096, onSlotsExhausted: 'error' });
+    const workers: Worker[] = [];
+    try {
+      // Two hold their slots (they hang until terminated); a third finds none.
+      workers.push(writerWorker(log.handle, 0, 2_000, 'hang'), writerWorker(log.handle, 1, 2_000, 'hang'));
+      const first = await Promise.all(workers.map(message));
+      expect(first.map((m) => m.stored)).toEqual([2_000, 2_000]);
+      const third = writerWorker(log.handle, 2, 10, 'close');
+      workers.push(third);
+      expect((await message(third)).error).toMatch(/every one of the log's 2 writer slots is taken/);
+      const got = collect(log);
+      for (const w of [0, 1]) expect(got.get(w)).toEqual([...Array(2_000).keys()]);
+    } finally {
+      await Promise.all(workers.map((w) => w.terminate()));
+      await log.close();
+    }
+  });
+
+  it('with onSlotsExhausted "shared": six threads on three slots, every event arrives once, in order per thread', async () => {
+    const log = EventLog.create({ slots: 3, pagesPerSlot: 256, pageBytes: 8192, onSlotsExhausted: 'shared' });
+    const workers: Worker[] = [];
+    try {
+      for (let w = 0; w < 6; w++) workers.push(writerWorker(log.handle, w, 20_000, 'close'));
+      const done = await Promise.all(workers.map(message));
+      expect(done.every((m) => m.stored === 20_000)).toBe(true);
+      // Two threads got their own slots; the others shared the last one.
+      expect(new Set(done.map((m) => m.slot)).size).toBe(3);
+      await Promise.all(workers.map(exited));
+      const got = collect(log);
+      for (let w = 0; w < 6; w++) expect(got.get(w)).toEqual([...Array(20_000).keys()]);
+      expect(log.stats().slots.reduce((n, s) => n + s.dropped, 0)).toBe(0);
+    } finally {
+      await Promise.all(workers.map((w) => w.terminate()));
+      await log.close();
+    }
+  });
+
+  it('a worker that exits without closing its writer: its events are consumed and its slot is reclaimed', async () => {
+    const log = EventLog.create({ slots: 1, pagesPerSlot: 16, pageBytes: 4096 });
+    try {
+      const leaver = writerWorker(log.handle, 0, 500, 'leave');
+      expect((await message(leaver)).stored).toBe(500);
+      await exited(leaver);
+      const next = writerWorker(log.handle, 1, 500, 'close');
+      expect((await message(next)).stored).toBe(500);
+      await exited(next);
+      const got = collect(log);
+      expect(got.get(0)).toEqual([...Array(500).keys()]);
+      expect(got.get(1)).toEqual([...Array(500).keys()]);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('a terminated worker is reclaimed through watch()', async () => {
+    const log = EventLog.create({ slots: 1, pagesPerSlot: 16, pageBytes: 4096 });
+    try {
+      const hung = writerWorker(log.handle, 0, 100, 'hang');
+      log.watch(hung);
+      expect((await message(hung)).stored).toBe(100);
+      await hung.terminate();
+      const next = writerWorker(log.handle, 1, 100, 'close');
+      expect((await message(next)).stored).toBe(100);
+      await exited(next);
+      const got = collect(log);
+      expect(got.get(0)).toHaveLength(100);
+      expect(got.get(1)).toHaveLength(100);
+    } finally {
+      await log.close();
+    }
+  });
+});
+
