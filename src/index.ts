@@ -28,3 +28,12 @@ export { protocolNames } from './patch/protocol.js';
 export type { ProtocolName, PatchStep, PatchEntry } from './patch/protocol.js';
 export { explore, formatCounterexample } from './explore/explorer.js';
 export type { ExploreOptions, ExploreResult, ExploreStep } from './explore/explorer.js';
+
+// The event log.
+export { EventLog, LogWriter } from './log/event-log.js';
+export type { EventLogOptions, EventLogHandle, LogEntry, LogStats } from './log/event-log.js';
+export { defineEvent, schemaFromJson, schemaToJson } from './log/event-schema.js';
+export type { EventDescriptor, EventOptions, EventValues, FieldSpec, FieldType } from './log/event-schema.js';
+export type { EventRecord } from './log/event-codec.js';
+export { JsonLinesSink, installFlightRecorder, loadDump, pipeLog, writeDump } from './log/sinks.js';
+export type { LogSink } from './log/sinks.js';

@@ -206,6 +206,12 @@ export class EventLog {
     return this.mine;
   }
 
+  /** For a private copy of a log's memory (a loaded dump): clears the claims of its old threads. */
+  forgetOwners(): this {
+    this.ring.forgetOwners();
+    return this;
+  }
+
   /** Frees the slots of a thread that died without closing its writer. Returns the slots freed. */
   reclaim(deadThreadId: number): number[] {
     return this.ring.reclaimWriters(deadThreadId);

@@ -246,6 +246,16 @@ export class RingBuffer {
     return freed;
   }
 
+  /**
+   * Clears every writer and reader claim. Only for a private copy of a ring's memory (a
+   * loaded dump), whose claims belong to threads of another time.
+   */
+  forgetOwners(): void {
+    const view = this.view;
+    for (let cpu = 0; cpu < view.config.cpus; cpu++) Atomics.store(view.i32, (view.controlBase(cpu) + C_WRITER_OWNER) >> 2, 0);
+    Atomics.store(view.i32, G_READER_OWNER >> 2, 0);
+  }
+
   /** Claims the consuming reader role (one at a time). */
   reader(): RingReader {
     const view = this.view;

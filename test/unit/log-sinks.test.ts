@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventLog } from '../../src/log/event-log.js';
+import { defineEvent } from '../../src/log/event-schema.js';
+import { JsonLinesSink, loadDump, pipeLog, writeDump } from '../../src/log/sinks.js';
+
+const Tick = defineEvent('tick', { n: 'u32', big: 'u64', label: 'string' });
+
+describe('log sinks', () => {
+  it('streams JSON lines with back-pressure until aborted, and flushes on close', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ringtrace-'));
+    const log = EventLog.create({ slots: 1, pagesPerSlot: 64, pageBytes: 8192, clock: 'counter' });
+    try {
+      const w = log.writer();
+      const controller = new AbortController();
+      const file = join(dir, 'log.jsonl');
+      const piping = pipeLog(log, await JsonLinesSink.open(file), { signal: controller.signal, pollMs: 1 });
+      for (let n = 0; n < 20_000; n++) {
+        w.emit(Tick, { n, big: 2n ** 63n + BigInt(n), label: `t${n}` });
+        if (n % 5_000 === 0) await new Promise((r) => setTimeout(r, 1));
+      }
+      controller.abort();
+      expect(await piping).toBe(20_000);
+      const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { values: { n: number; big: string; label: string } });
+      expect(lines).toHaveLength(20_000);
+      expect(lines.map((l) => l.values.n)).toEqual([...Array(20_000).keys()]);
+      expect(lines[3]!.values).toEqual({ n: 3, big: (2n ** 63n + 3n).toString(), label: 't3' });
+    } finally {
+      await log.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('dumps the memory image synchronously and reads it back in a fresh log', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ringtrace-'));
+    const log = EventLog.create({ slots: 2, pagesPerSlot: 4, pageBytes: 4096, mode: 'overwrite', clock: 'counter' });
+    try {
+      const w = log.writer();
+      for (let n = 0; n < 1_000; n++) w.emit(Tick, { n, big: BigInt(n), label: 'x' });
+      const file = join(dir, 'crash.dump');
+      writeDump(log, file);
+      const loaded = loadDump(file);
+      const ns: number[] = [];
+      loaded.drain((e) => e.kind === 'event' && ns.push(e.values['n'] as number));
+      expect(ns.at(-1)).toBe(999);
+      expect(ns).toEqual(ns.map((_, i) => 1_000 - ns.length + i));
+      writeFileSync(join(dir, 'bad.dump'), 'nope');
+      expect(() => loadDump(join(dir, 'bad.dump'))).toThrow(/not a ringtrace dump/);
+    } finally {
+      await log.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('flight recorder', () => {
+  it('writes the dump when the process dies of an uncaught exception', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { existsSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'ringtrace-'));
+    try {
+      const file = join(dir, 'crash.dump');
+      const script = new URL('../../dist/examples/flight-recorder.js', import.meta.url);
+      const r = spawnSync(process.execPath, [script.pathname, file], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(/something went wrong/);
+      expect(existsSync(file)).toBe(true);
+      const loaded = loadDump(file);
+      const ns: number[] = [];
+      loaded.drain((e) => e.kind === 'event' && ns.push(e.values['n'] as number));
+      expect(ns.at(-1)).toBe(999_999); // the last events before the crash
+      expect(ns.length).toBeGreaterThan(10_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
