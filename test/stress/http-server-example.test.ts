@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { get } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer } from '../../examples/http-server/server.js';
+
+function request(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = get({ host: '127.0.0.1', port, path, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+  });
+}
+
+describe('examples/http-server', () => {
+  it('logs one typed event per request from the handler threads, with the right fields', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ringtrace-http-'));
+    const logFile = join(dir, 'requests.jsonl');
+    const server = await startServer({ logFile, threads: 2 });
+    const sent: Array<{ path: string; status: number }> = [];
+    try {
+      // 300 requests on loopback, 10 at a time; every third one a 404.
+      for (let batch = 0; batch < 30; batch++) {
+        const paths = Array.from({ length: 10 }, (_, i) => {
+          const n = batch * 10 + i;
+          return n % 3 === 0 ? `/missing/${n}` : `/items/${n}`;
+        });
+        const replies = await Promise.all(paths.map((p) => request(server.port, p)));
+        replies.forEach((r, i) => {
+          sent.push({ path: paths[i]!, status: r.status });
+          if (r.status === 200) expect(JSON.parse(r.body)).toMatchObject({ item: Number(paths[i]!.split('/')[2]) });
+        });
+      }
+    } finally {
+      expect(await server.close()).toBe(300);
+    }
+    try {
+      const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; name: string; values: Record<string, unknown> });
+      expect(lines).toHaveLength(300);
+      expect(lines.every((l) => l.kind === 'event' && l.name === 'http_request')).toBe(true);
+      const ids = lines.map((l) => l.values['id'] as number).sort((a, b) => a - b);
+      expect(ids).toEqual([...Array(300).keys()]);
+      const byPath = new Map(lines.map((l) => [l.values['path'] as string, l.values]));
+      for (const s of sent) {
+        const v = byPath.get(s.path)!;
+        expect(v['status']).toBe(s.status);
+        expect(v['method']).toBe('GET');
+        expect(v['bytes']).toBeGreaterThan(0);
+        expect(v['micros']).toBeGreaterThanOrEqual(0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
