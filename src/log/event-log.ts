@@ -90,6 +90,9 @@ export interface LogStats {
 
 const exhaustedCode = { error: 1, shared: 2 } as const;
 
+/** This thread's writer of each log (keyed by its memory), however many times the log was attached here. */
+const threadWriters = new WeakMap<SharedArrayBuffer, LogWriter>();
+
 /** One log, seen from one thread. */
 export class EventLog {
   readonly ring: RingBuffer;
@@ -99,7 +102,6 @@ export class EventLog {
   private readonly f64: Float64Array;
   private readonly shared: boolean;
   private reader: RingReader | null = null;
-  private mine: LogWriter | null = null;
 
   private constructor(sab: SharedArrayBuffer, ring: RingBuffer) {
     this.sab = sab;
@@ -186,7 +188,14 @@ export class EventLog {
    * `terminate()`, call `watch(worker)` in the thread that made it).
    */
   writer(): LogWriter {
-    if (this.mine !== null && !this.mine.closed) return this.mine;
+    const mine = threadWriters.get(this.sab);
+    if (mine !== undefined && !mine.closed) return mine;
+    const claimed = this.claim();
+    threadWriters.set(this.sab, claimed);
+    return claimed;
+  }
+
+  private claim(): LogWriter {
     const last = this.shared ? this.slots - 1 : this.slots;
     for (let slot = 0; slot < last; slot++) {
       let cpu: CpuWriter;
@@ -196,14 +205,12 @@ export class EventLog {
         if (err instanceof RingOwnershipError) continue;
         throw err;
       }
-      this.mine = new LogWriter(this, cpu, slot, null);
-      return this.mine;
+      return new LogWriter(this, cpu, slot, null);
     }
     if (!this.shared) {
       throw new RingOwnershipError(`every one of the log's ${this.slots} writer slots is taken (options.slots, or onSlotsExhausted: 'shared')`);
     }
-    this.mine = new LogWriter(this, this.ring.sharedWriter(this.slots - 1), this.slots - 1, this.header);
-    return this.mine;
+    return new LogWriter(this, this.ring.sharedWriter(this.slots - 1), this.slots - 1, this.header);
   }
 
   /** For a private copy of a log's memory (a loaded dump): clears the claims of its old threads. */
@@ -278,7 +285,7 @@ export class EventLog {
 
   /** Gives back this thread's writer and reader, and stops the coarse clock if this thread made the log. */
   async close(): Promise<void> {
-    this.mine?.close();
+    threadWriters.get(this.sab)?.close();
     this.reader?.close();
     this.reader = null;
     await this.ring.close();
@@ -334,8 +341,9 @@ export class LogWriter {
   /** Writes one event; values are checked at run time too. */
   emit<F extends FieldSpec>(descriptor: EventDescriptor<F>, values: EventValues<F>): boolean {
     if (this.closed) throw new Error('emit() on a closed writer');
-    const type = this.log.registry.typeOf(descriptor);
+    // Checks every value first: bad input registers nothing and writes nothing.
     const length = encodedLength(descriptor, values);
+    const type = this.log.registry.typeOf(descriptor);
     return this.write(type, length, (u8, at) => encode(descriptor, values, u8, at));
   }
 

@@ -73,11 +73,12 @@ describe('EventLog across worker threads', () => {
     const workers: Worker[] = [];
     try {
       for (let w = 0; w < 6; w++) workers.push(writerWorker(log.handle, w, 20_000, 'close'));
+      const exits = workers.map(exited); // listen before they can exit
       const done = await Promise.all(workers.map(message));
       expect(done.every((m) => m.stored === 20_000)).toBe(true);
       // Two threads got their own slots; the others shared the last one.
       expect(new Set(done.map((m) => m.slot)).size).toBe(3);
-      await Promise.all(workers.map(exited));
+      await Promise.all(exits);
       const got = collect(log);
       for (let w = 0; w < 6; w++) expect(got.get(w)).toEqual([...Array(20_000).keys()]);
       expect(log.stats().slots.reduce((n, s) => n + s.dropped, 0)).toBe(0);
@@ -91,11 +92,13 @@ describe('EventLog across worker threads', () => {
     const log = EventLog.create({ slots: 1, pagesPerSlot: 16, pageBytes: 4096 });
     try {
       const leaver = writerWorker(log.handle, 0, 500, 'leave');
+      const leaverExit = exited(leaver);
       expect((await message(leaver)).stored).toBe(500);
-      await exited(leaver);
+      await leaverExit;
       const next = writerWorker(log.handle, 1, 500, 'close');
+      const nextExit = exited(next);
       expect((await message(next)).stored).toBe(500);
-      await exited(next);
+      await nextExit;
       const got = collect(log);
       expect(got.get(0)).toEqual([...Array(500).keys()]);
       expect(got.get(1)).toEqual([...Array(500).keys()]);
@@ -112,8 +115,9 @@ describe('EventLog across worker threads', () => {
       expect((await message(hung)).stored).toBe(100);
       await hung.terminate();
       const next = writerWorker(log.handle, 1, 100, 'close');
+      const nextExit = exited(next);
       expect((await message(next)).stored).toBe(100);
-      await exited(next);
+      await nextExit;
       const got = collect(log);
       expect(got.get(0)).toHaveLength(100);
       expect(got.get(1)).toHaveLength(100);

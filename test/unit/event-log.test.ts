@@ -11,7 +11,12 @@ describe('EventLog in one thread', () => {
     const log = EventLog.create({ slots: 2, pagesPerSlot: 4, pageBytes: 4096, clock: 'counter' });
     try {
       const w = log.writer();
-      expect(log.writer()).toBe(w); // the same writer on later calls from this thread
+      expect(log.writer()).toBe(w); // the same writer on later calls from this thread,
+      expect(EventLog.attach(log.handle).writer()).toBe(w); // even through another attachment
+      // @ts-expect-error status is a number
+      expect(() => w.emit(Tick, { n: 'x' })).toThrow(TypeError);
+      // @ts-expect-error a field is missing
+      expect(() => w.emit(Request, { status: 200 })).toThrow(TypeError);
       expect(w.emit(Request, { status: 200, bytes: 512, micros: 1.5, ok: true, path: '/a' })).toBe(true);
       expect(w.emit(Tick, { n: 7 })).toBe(true);
       const rec = w.record(Request);
