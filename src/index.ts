@@ -35,5 +35,5 @@ export type { EventLogOptions, EventLogHandle, LogEntry, LogStats } from './log/
 export { defineEvent, schemaFromJson, schemaToJson } from './log/event-schema.js';
 export type { EventDescriptor, EventOptions, EventValues, FieldSpec, FieldType } from './log/event-schema.js';
 export type { EventRecord } from './log/event-codec.js';
-export { JsonLinesSink, installFlightRecorder, loadDump, pipeLog, writeDump } from './log/sinks.js';
+export { BinaryLogSink, JsonLinesSink, installFlightRecorder, loadDump, pipeLog, readBinaryLog, writeDump } from './log/sinks.js';
 export type { LogSink } from './log/sinks.js';

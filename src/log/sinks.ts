@@ -1,6 +1,8 @@
 import { createWriteStream, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { EventLog, type LogEntry } from './event-log.js';
+import { decode, encode, encodedLength } from './event-codec.js';
+import { schemaFromJson, schemaToJson, type EventDescriptor } from './event-schema.js';
 
 /**
  * Where a log's events go: JSON lines (one entry per line, written with back-pressure),
@@ -55,6 +57,125 @@ export async function pipeLog(log: EventLog, sink: LogSink, options: { readonly 
     await sink.close();
   }
   return n;
+}
+
+/**
+ * The binary log: the same entries as JSON lines, compactly, with the schemas inside so
+ * the file decodes on its own (`readBinaryLog`). Little-endian:
+ *
+ * ```
+ * "RTLOG01\n"                                   magic
+ * then records, each: u8 kind, u32 body length, body
+ *   kind 1 schema:  u16 schema id, UTF-8 JSON of the schema (schemaToJson)
+ *   kind 2 event:   u16 schema id, u16 slot, f64 index, f64 timestamp, payload (the event codec's bytes)
+ *   kind 3 lost:    u16 slot, u8 cause (0 overrun, 1 dropped, 2 corrupt), f64 count, f64 before index
+ * ```
+ */
+const BINARY_MAGIC = 'RTLOG01\n';
+const causes = ['overrun', 'dropped', 'corrupt'] as const;
+
+export class BinaryLogSink implements LogSink {
+  private readonly stream: WriteStream;
+  private readonly log: EventLog;
+  private readonly ids = new Map<string, number>();
+  private failed: Error | null = null;
+
+  private constructor(stream: WriteStream, log: EventLog) {
+    this.stream = stream;
+    this.log = log;
+    stream.on('error', (err) => (this.failed = err));
+  }
+
+  /** A binary log file for `log`'s entries (the schemas come from it). */
+  static async open(path: string, log: EventLog): Promise<BinaryLogSink> {
+    const stream = createWriteStream(path, { flags: 'w' });
+    await once(stream, 'open');
+    stream.write(Buffer.from(BINARY_MAGIC, 'latin1'));
+    return new BinaryLogSink(stream, log);
+  }
+
+  async write(entry: LogEntry): Promise<void> {
+    if (this.failed !== null) throw this.failed;
+    let ok = true;
+    if (entry.kind === 'event') {
+      const descriptor = this.log.registry.all().find((d) => d.name === entry.name);
+      if (descriptor === undefined) throw new Error(`event ${entry.name} has no schema in the log`);
+      let id = this.ids.get(entry.name);
+      if (id === undefined) {
+        id = this.ids.size;
+        this.ids.set(entry.name, id);
+        const json = Buffer.from(JSON.stringify(schemaToJson(descriptor)), 'utf8');
+        ok = this.record(1, Buffer.concat([u16(id), json]));
+      }
+      const values = entry.values as never;
+      const payload = Buffer.alloc(encodedLength(descriptor, values));
+      encode(descriptor, values, payload, 0);
+      const head = Buffer.alloc(2 + 2 + 8 + 8);
+      head.writeUInt16LE(id, 0);
+      head.writeUInt16LE(entry.slot, 2);
+      head.writeDoubleLE(entry.index, 4);
+      head.writeDoubleLE(entry.timestamp, 12);
+      ok = this.record(2, Buffer.concat([head, payload])) && ok;
+    } else if (entry.kind === 'lost') {
+      const body = Buffer.alloc(2 + 1 + 8 + 8);
+      body.writeUInt16LE(entry.slot, 0);
+      body.writeUInt8(causes.indexOf(entry.cause), 2);
+      body.writeDoubleLE(entry.count, 3);
+      body.writeDoubleLE(entry.beforeIndex, 11);
+      ok = this.record(3, body);
+    }
+    if (!ok) await once(this.stream, 'drain');
+  }
+
+  async close(): Promise<void> {
+    this.stream.end();
+    await once(this.stream, 'finish');
+    if (this.failed !== null) throw this.failed;
+  }
+
+  private record(kind: number, body: Buffer): boolean {
+    const head = Buffer.alloc(5);
+    head.writeUInt8(kind, 0);
+    head.writeUInt32LE(body.length, 1);
+    return this.stream.write(Buffer.concat([head, body]));
+  }
+}
+
+function u16(n: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(n, 0);
+  return b;
+}
+
+/** Reads a binary log file back into entries. A damaged file ends the read with an error naming the offset. */
+export function readBinaryLog(path: string): LogEntry[] {
+  const file = readFileSync(path);
+  if (file.subarray(0, BINARY_MAGIC.length).toString('latin1') !== BINARY_MAGIC) throw new TypeError(`${path} is not a ringtrace binary log (bad magic)`);
+  const schemas = new Map<number, EventDescriptor>();
+  const out: LogEntry[] = [];
+  for (let at = BINARY_MAGIC.length; at < file.length; ) {
+    if (at + 5 > file.length) throw new TypeError(`${path}: truncated record header at byte ${at}`);
+    const kind = file.readUInt8(at);
+    const length = file.readUInt32LE(at + 1);
+    const body = file.subarray(at + 5, at + 5 + length);
+    if (body.length !== length) throw new TypeError(`${path}: record at byte ${at} runs past the end`);
+    if (kind === 1) {
+      schemas.set(body.readUInt16LE(0), schemaFromJson(body.subarray(2).toString('utf8')));
+    } else if (kind === 2) {
+      const descriptor = schemas.get(body.readUInt16LE(0));
+      const payload = new Uint8Array(body.subarray(20));
+      const values = descriptor === undefined ? null : decode(descriptor, payload, 0, payload.length);
+      if (descriptor === undefined || values === null) throw new TypeError(`${path}: event at byte ${at} does not decode`);
+      const { truncated, ...fields } = values;
+      out.push({ kind: 'event', name: descriptor.name, slot: body.readUInt16LE(2), index: body.readDoubleLE(4), timestamp: body.readDoubleLE(12), values: fields, truncated });
+    } else if (kind === 3) {
+      out.push({ kind: 'lost', slot: body.readUInt16LE(0), cause: causes[body.readUInt8(2)] ?? 'corrupt', count: body.readDoubleLE(3), beforeIndex: body.readDoubleLE(11) });
+    } else {
+      throw new TypeError(`${path}: unknown record kind ${kind} at byte ${at}`);
+    }
+    at += 5 + length;
+  }
+  return out;
 }
 
 const DUMP_MAGIC = 'RTDUMP01';

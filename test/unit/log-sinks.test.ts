@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventLog } from '../../src/log/event-log.js';
 import { defineEvent } from '../../src/log/event-schema.js';
-import { JsonLinesSink, loadDump, pipeLog, writeDump } from '../../src/log/sinks.js';
+import { BinaryLogSink, JsonLinesSink, loadDump, pipeLog, readBinaryLog, writeDump } from '../../src/log/sinks.js';
 
 const Tick = defineEvent('tick', { n: 'u32', big: 'u64', label: 'string' });
 
@@ -27,6 +27,29 @@ describe('log sinks', () => {
       expect(lines).toHaveLength(20_000);
       expect(lines.map((l) => l.values.n)).toEqual([...Array(20_000).keys()]);
       expect(lines[3]!.values).toEqual({ n: 3, big: (2n ** 63n + 3n).toString(), label: 't3' });
+    } finally {
+      await log.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('streams the binary log, schemas inside, and reads back the same entries', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ringtrace-'));
+    const log = EventLog.create({ slots: 1, pagesPerSlot: 2, pageBytes: 1024, mode: 'discard', clock: 'counter' });
+    try {
+      const w = log.writer();
+      for (let n = 0; n < 100; n++) w.emit(Tick, { n, big: BigInt(n) * 3n, label: `é${n}` }); // the ring fills: losses too
+      const file = join(dir, 'log.bin');
+      const expected: unknown[] = [];
+      const sink = await BinaryLogSink.open(file, log);
+      log.drain((e) => expected.push(e));
+      for (const e of expected) await sink.write(e as never);
+      await sink.close();
+      const back = readBinaryLog(file);
+      expect(back).toEqual(expected);
+      expect(back.some((e) => e.kind === 'lost' && e.cause === 'dropped')).toBe(true);
+      writeFileSync(join(dir, 'short.bin'), readFileSync(file).subarray(0, 30));
+      expect(() => readBinaryLog(join(dir, 'short.bin'))).toThrow(/runs past the end|truncated/);
     } finally {
       await log.close();
       rmSync(dir, { recursive: true, force: true });
