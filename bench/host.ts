@@ -116,9 +116,9 @@ export function otherLoadCores(from: CpuSample | null, to: CpuSample | null): nu
 /**
  * Identifies the code that was measured: sha256 (first 12 hex digits) of the compiled
  * modules of one part of src/ (`ring`: dist/src/ring/*.js, `machine`: dist/src/machine/*.js,
- * `patch`: dist/src/patch/*.js and its protocols/).
+ * `patch`: dist/src/patch/*.js and its protocols/, `log`: dist/src/log/*.js).
  */
-export function buildHash(part: 'ring' | 'machine' | 'patch'): string {
+export function buildHash(part: 'ring' | 'machine' | 'patch' | 'log'): string {
   const dir = new URL(`../src/${part}/`, import.meta.url);
   const hash = createHash('sha256');
   try {

@@ -1,3 +1,5 @@
+import type { AllocationFigures } from './eventlog/protocol.js';
+import type { EventLogBenchResult, EventLogReport } from './eventlog/results.js';
 import type { MachineBenchResult, MachineSuiteReport } from './machine/results.js';
 import type { PatchBenchResult, PatchSuiteReport } from './patch/results.js';
 import type { BenchResult, RingReport } from './ring/results.js';
@@ -181,6 +183,95 @@ export function formatPatchMarkdown(report: PatchSuiteReport): string {
   return out.join('\n') + '\n';
 }
 
+/** Human output of an eventlog report: a results table, isolates, the allocation check, the targets. */
+export function formatEventLogReport(report: EventLogReport): string {
+  const m = report.machine;
+  const lines: string[] = [];
+  lines.push(
+    `ringtrace bench eventlog (${m.runKind} run, ${m.durationSeconds} s) on ${m.cpuModel}, ${m.cores} cores, Node ${m.node}, ` +
+      `load ${m.loadAverageStart.toFixed(2)} -> ${m.loadAverageEnd.toFixed(2)}`,
+    '',
+  );
+  lines.push(...table(EVENTLOG_HEADER, report.results.map(eventLogRow), EVENTLOG_RIGHT));
+  lines.push('', 'isolates (ns/event of each fresh worker; the table shows their median):');
+  for (const r of report.results) {
+    if (r.isolatesNsPerEvent === undefined) continue;
+    const rerun = r.disturbedIsolatesNsPerEvent ?? [];
+    lines.push(
+      `  ${r.name}: ${r.isolatesNsPerEvent.map((x) => x.toFixed(1)).join(', ')}` +
+        (rerun.length === 0 ? '' : `; run again after a disturbance: ${rerun.map((x) => x.toFixed(1)).join(', ')}`),
+    );
+  }
+  const alloc = report.results.find((r) => r.allocation !== undefined);
+  if (alloc !== undefined) {
+    lines.push('', `${alloc.name} (the first line is the check; the others are for comparison):`);
+    lines.push(
+      ...table(
+        ALLOCATION_HEADER,
+        (alloc.allocation ?? []).map(allocationRow),
+        [false, true, true, true, true, true, true, true, false],
+      ).map((l) => `  ${l}`),
+    );
+    lines.push(
+      '  allocated: growth of heap used over the events, collections added back (v8.GCProfiler); retained: heap used after',
+      '  full GCs, after minus before.',
+    );
+  }
+  lines.push('', 'other load: average cores other processes kept busy meanwhile (noise on a shared machine).');
+  lines.push('', ...table(['target', 'measured', 'required', 'status'], report.targets.map(targetRow), [false, true, true, false]));
+  for (const t of report.targets) lines.push(`  ${t.name}: ${t.detail}`);
+  for (const r of report.results.filter((x) => !x.verified)) lines.push('', `${r.name} FAILED its check: ${r.verifyError ?? ''}`);
+  return lines.join('\n') + '\n';
+}
+
+/** The eventlog report's tables in Markdown, for docs/BENCHMARKS.md. */
+export function formatEventLogMarkdown(report: EventLogReport): string {
+  const out: string[] = [];
+  out.push(`| ${EVENTLOG_HEADER.join(' | ')} |`, `|${EVENTLOG_RIGHT.map((r) => (r ? '---:' : '---')).join('|')}|`);
+  for (const r of report.results) out.push(`| ${eventLogRow(r).map((c, i) => (i === 0 ? `\`${c}\`` : c)).join(' | ')} |`);
+  const alloc = report.results.find((r) => r.allocation !== undefined);
+  if (alloc !== undefined) {
+    out.push('', `\`${alloc.name}\`, every variant (the first is the check):`, '');
+    out.push(`| ${ALLOCATION_HEADER.join(' | ')} |`, '|---|---:|---:|---:|---:|---:|---:|---:|---|');
+    for (const v of alloc.allocation ?? []) out.push(`| ${allocationRow(v).join(' | ')} |`);
+  }
+  out.push('', '| target | measured | required | status |', '|---|---:|---:|---|');
+  for (const t of report.targets) out.push(`| ${targetRow(t).join(' | ')} |`);
+  return out.join('\n') + '\n';
+}
+
+const ALLOCATION_HEADER = ['variant', 'events', 'ns/event', 'minor GCs', 'other GCs', 'allocated B', 'B/event', 'retained B', 'check'];
+
+function allocationRow(v: AllocationFigures): string[] {
+  return [
+    v.description,
+    String(v.events),
+    v.nsPerEvent.toFixed(1),
+    String(v.minorGcs),
+    String(v.majorGcs),
+    String(v.allocatedBytes),
+    v.bytesPerEvent.toFixed(2),
+    String(v.retainedBytes),
+    v.verifyError === '' ? 'ok' : 'FAILED',
+  ];
+}
+
+const EVENTLOG_HEADER = ['benchmark', 'threads', 'M events/s', 'ns/event', 'vs baseline', 'minor GCs', 'other load', 'check'];
+const EVENTLOG_RIGHT = [false, true, true, true, false, true, true, false];
+
+function eventLogRow(r: EventLogBenchResult): string[] {
+  return [
+    r.name,
+    String(r.threads),
+    (r.eventsPerSec / 1e6).toFixed(r.eventsPerSec < 1e6 ? 3 : 2),
+    r.nsPerEvent.toFixed(1),
+    r.vsBaseline === undefined ? '' : `${r.vsBaseline.toFixed(2)}x ${r.baseline ?? ''}`,
+    r.minorGcs === undefined ? '' : String(r.minorGcs),
+    r.otherLoadCores === undefined ? '' : r.otherLoadCores.toFixed(2),
+    r.verified ? 'ok' : 'FAILED',
+  ];
+}
+
 const PATCH_HEADER = [
   'benchmark',
   'ops',
@@ -265,7 +356,7 @@ function fmtCores(x: number | undefined): string {
 
 function fmtNumber(x: number, unit: string): string {
   if (unit === 'bytes') return `${Math.round(x)} B`;
-  if (unit === 'sync rounds') return `${x} ${unit}`;
+  if (unit === 'sync rounds' || unit === 'minor GCs') return `${x} ${unit}`;
   return `${x.toFixed(2)} ${unit}`;
 }
 

@@ -1,16 +1,19 @@
 /**
- * `npm run bench`: runs every benchmark suite (ring, machine, then patch), or the ones named,
+ * `npm run bench`: runs every benchmark suite (ring, machine, patch, then eventlog), or the ones named,
  * prints each human report and writes the machine-readable one to
  * bench/results/<suite>.json (and the Markdown tables to bench/results/<suite>.md, for
  * docs/BENCHMARKS.md).
  *
- *   node dist/bench/run.js [--quick] [ring] [machine] [patch]      (npm run bench -- patch)
+ *   node dist/bench/run.js [--quick] [ring] [machine] [patch] [eventlog]      (npm run bench -- patch)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { runEventLogSuite } from './eventlog/suite.js';
 import { runMachineSuite } from './machine/suite.js';
 import { runPatchSuite } from './patch/suite.js';
 import {
+  formatEventLogMarkdown,
+  formatEventLogReport,
   formatMachineMarkdown,
   formatMachineReport,
   formatPatchMarkdown,
@@ -20,9 +23,9 @@ import {
 } from './report.js';
 import { runRingSuite } from './ring/suite.js';
 
-const SUITES = ['ring', 'machine', 'patch'] as const;
+const SUITES = ['ring', 'machine', 'patch', 'eventlog'] as const;
 type Suite = (typeof SUITES)[number];
-const usage = 'usage: node dist/bench/run.js [--quick] [ring] [machine] [patch]';
+const usage = 'usage: node dist/bench/run.js [--quick] [ring] [machine] [patch] [eventlog]';
 const args = process.argv.slice(2);
 for (const a of args) {
   if (a !== '--quick' && !(SUITES as readonly string[]).includes(a)) {
@@ -65,5 +68,11 @@ if (run('patch')) {
   process.stdout.write(formatPatchReport(patch));
   write('patch', patch, formatPatchMarkdown(patch));
   failed ||= patch.results.some((r) => !r.verified);
+}
+if (run('eventlog')) {
+  const eventlog = await runEventLogSuite({ quick, progress });
+  process.stdout.write(formatEventLogReport(eventlog));
+  write('eventlog', eventlog, formatEventLogMarkdown(eventlog));
+  failed ||= eventlog.results.some((r) => !r.verified);
 }
 if (failed) process.exitCode = 1;

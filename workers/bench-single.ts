@@ -1,7 +1,17 @@
-// Worker: one single-thread benchmark, alone in a fresh isolate (bench/ring/single-thread.ts).
+// Worker: one single-thread benchmark, alone in a fresh isolate: a ring suite one
+// (bench/ring/single-thread.ts) or an eventlog suite one (bench/eventlog/single-thread.ts).
 import { workerData } from 'node:worker_threads';
-import { expectStart } from '../bench/ring/protocol.js';
-import { prepareSingle } from '../bench/ring/single-thread.js';
-import { serve } from '../bench/worker-port.js';
+import type { EventLogBenchStart, EventLogOutcome } from '../bench/eventlog/protocol.js';
+import type { BenchStart, SingleOutcome } from '../bench/ring/protocol.js';
+import { serve, startChecker } from '../bench/worker-port.js';
 
-await serve(() => prepareSingle(expectStart(workerData, 'single')));
+const start = startChecker<BenchStart | EventLogBenchStart>()(workerData, 'single', 'eventlog-single');
+// Only the suite's own modules are loaded into the isolate.
+await serve<SingleOutcome | EventLogOutcome>(async () => {
+  if (start.kind === 'eventlog-single') {
+    const { prepareEventLogSingle } = await import('../bench/eventlog/single-thread.js');
+    return prepareEventLogSingle(start);
+  }
+  const { prepareSingle } = await import('../bench/ring/single-thread.js');
+  return prepareSingle(start);
+});

@@ -1,3 +1,4 @@
+import type { SingleTiming } from '../single.js';
 import { startChecker } from '../worker-port.js';
 
 /**
@@ -67,24 +68,10 @@ export type BenchStart =
 
 export type BenchStartKind = BenchStart['kind'];
 
-/** What a single-thread benchmark measured (tinybench, in a fresh worker isolate). */
-export interface SingleOutcome {
+/** What a single-thread benchmark measured (tinybench, in a fresh worker isolate; bench/single.ts). */
+export interface SingleOutcome extends SingleTiming {
   readonly kind: 'single';
-  /** Median of the per-batch latencies, per event. */
-  readonly nsPerEvent: number;
-  readonly meanNsPerEvent: number;
-  /** tinybench's relative margin of error of the mean, in percent. */
-  readonly rmePercent: number;
-  readonly samples: number;
-  readonly eventsPerBatch: number;
-  /** Events (or clock reads, or log lines) done while measuring, warm-up included. */
-  readonly events: number;
-  /** '' when the check after timing passed, else what failed. */
-  readonly verifyError: string;
-  /** What the check after timing looked at. */
-  readonly verified: string;
   readonly heapGrowthBytes?: number;
-  readonly notes?: string;
 }
 
 /** What one thread of a threaded benchmark did, timed with the process-wide hrtime clock. */

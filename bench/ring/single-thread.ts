@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
-import vm from 'node:vm';
 import { RingBuffer } from '../../src/ring/ring-buffer.js';
 import { HrtimeClock, createClock, hrtimeOriginNs } from '../../src/ring/clock.js';
 import type { CpuWriter } from '../../src/ring/writer.js';
 import type { ClockName } from '../../src/ring/layout.js';
 import { loadDevDependency } from '../dev-deps.js';
+import { type SingleBench, exposeGc, measureSingle } from '../single.js';
 import { PAGES_PER_CPU, PAGE_BYTES } from './config.js';
 import { CeilingStores } from './ceiling.js';
 import { EVENT_TYPE, payloadMismatch, word1, word2, word3 } from './payload.js';
@@ -16,20 +16,9 @@ import type { BenchStart, SingleBenchName, SingleOutcome } from './protocol.js';
 import { BenchVerifyError, verifyRetained } from './verify.js';
 
 /**
- * The single-thread benchmarks. Each runs alone in a fresh worker (its own V8 isolate,
- * so no benchmark's type feedback shapes another's code), timed by tinybench over
- * batches of events: one tinybench iteration = `eventsPerBatch` events, and the figure
- * is the median batch latency divided by the batch size (the timer's own cost, ~50 ns
- * per iteration, is then below 0.01 ns per event).
+ * The single-thread benchmarks of the ring suite. Each runs alone in a fresh worker (its
+ * own V8 isolate), timed as bench/single.ts times every suite's single-thread benchmarks.
  */
-interface SingleBench {
-  /** Does `n` events of the measured operation. */
-  readonly batch: (n: number) => void;
-  readonly eventsPerBatch: number;
-  /** After timing: checks what the timed batches produced; throws BenchVerifyError. */
-  verify(): string;
-  readonly notes?: string;
-}
 
 type SingleStart = Extract<BenchStart, { kind: 'single' }>;
 
@@ -60,40 +49,7 @@ async function makeBench(name: Exclude<SingleBenchName, 'heap-growth-10M-writes'
 }
 
 async function measure(start: SingleStart, bench: SingleBench): Promise<SingleOutcome> {
-  const { Bench } = await loadDevDependency('tinybench', () => import('tinybench'));
-  const n = bench.eventsPerBatch;
-  let batches = 0;
-  const b = new Bench({ time: start.timeMs, warmupTime: start.warmupMs, throws: true });
-  b.add(start.bench, () => {
-    bench.batch(n);
-    batches++;
-  });
-  await b.run();
-  const result = b.getTask(start.bench)?.result;
-  if (result === undefined || result.state !== 'completed') {
-    throw new Error(`tinybench did not complete ${start.bench} (state ${result?.state ?? 'missing'})`);
-  }
-  const latency = result.latency; // ms per batch
-  let verified = '';
-  let verifyError = '';
-  try {
-    verified = bench.verify();
-  } catch (err) {
-    if (!(err instanceof BenchVerifyError)) throw err;
-    verifyError = err.message;
-  }
-  return {
-    kind: 'single',
-    nsPerEvent: (latency.p50 * 1e6) / n,
-    meanNsPerEvent: (latency.mean * 1e6) / n,
-    rmePercent: latency.rme,
-    samples: latency.samplesCount,
-    eventsPerBatch: n,
-    events: batches * n,
-    verified,
-    verifyError,
-    ...(bench.notes === undefined ? {} : { notes: bench.notes }),
-  };
+  return { kind: 'single', ...(await measureSingle(start.bench, start, bench)) };
 }
 
 /*
@@ -334,16 +290,4 @@ function heapGrowth(writes: number): SingleOutcome {
         ? 'no GC function available: heap used measured without collecting first (an upper bound)'
         : `heap used after 2 full GCs: ${before} bytes before, ${after} after (gc via v8.setFlagsFromString('--expose-gc'), no command-line flag)`,
   };
-}
-
-function exposeGc(): (() => void) | null {
-  const existing = (globalThis as { gc?: unknown }).gc;
-  if (typeof existing === 'function') return existing as () => void;
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    const gc: unknown = vm.runInNewContext('gc');
-    return typeof gc === 'function' ? (gc as () => void) : null;
-  } catch {
-    return null;
-  }
 }

@@ -16,7 +16,7 @@ interface SuiteRun {
 }
 
 /**
- * `ringtrace bench ring|machine|patch [--json] [--quick] [--out <file>]`: a benchmark suite
+ * `ringtrace bench ring|machine|patch|eventlog [--json] [--quick] [--out <file>]`: a benchmark suite
  * (bench/<suite>/), figures side by side, and the issue's targets met or missed. Exit
  * code 1 when a benchmark fails the check made after timing it; a missed target is
  * reported, not an error.
@@ -59,6 +59,16 @@ export function registerBench(program: Command): void {
       const { formatPatchReport } = await import('../../../bench/report.js');
       const report = await runPatchSuite({ quick, progress });
       return { report, human: formatPatchReport(report), verified: report.results.every((r) => r.verified) };
+    },
+  );
+  suite(
+    'eventlog',
+    'event log benchmarks: emit and emitRecord against the raw ring writer and pino on the same event, allocation of emitRecord (under a minute)',
+    async (quick, progress) => {
+      const { runEventLogSuite } = await import('../../../bench/eventlog/suite.js');
+      const { formatEventLogReport } = await import('../../../bench/report.js');
+      const report = await runEventLogSuite({ quick, progress });
+      return { report, human: formatEventLogReport(report), verified: report.results.every((r) => r.verified) };
     },
   );
 }

@@ -1,0 +1,330 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import v8 from 'node:v8';
+import { EventLog, type LogWriter } from '../../src/log/event-log.js';
+import { TYPE_BASE } from '../../src/log/schema-registry.js';
+import type { ClockName } from '../../src/ring/layout.js';
+import { RingBuffer } from '../../src/ring/ring-buffer.js';
+import type { CpuWriter } from '../../src/ring/writer.js';
+import { loadDevDependency } from '../dev-deps.js';
+import { PAGES_PER_CPU, PAGE_BYTES } from '../ring/config.js';
+import { BenchVerifyError } from '../ring/verify.js';
+import { type SingleBench, exposeGc, measureSingle } from '../single.js';
+import { ALLOCATION_VARIANTS, type AllocationVariant, type EventLogBenchName, type EventLogBenchStart, type EventLogOutcome } from './protocol.js';
+import {
+  AT_BYTES,
+  AT_FLAGS,
+  AT_MICROS,
+  AT_PATH,
+  AT_PATH_LENGTH,
+  AT_STATUS,
+  AT_WORKER,
+  Request,
+  assertHandLayout,
+  bytesOf,
+  microsOf,
+  pathOf,
+  requestMismatch,
+  requestValues,
+  statusOf,
+  workerOf,
+} from './request.js';
+import { verifyHandWritten, verifyLog } from './verify.js';
+
+/**
+ * The eventlog suite's benchmarks. Each runs alone in a fresh worker (its own V8 isolate),
+ * timed as bench/single.ts times every suite's single-thread benchmarks. Every one writes
+ * the same Request event (bench/eventlog/request.ts), one thread, into the same geometry:
+ * one slot (cpu buffer) of 64 x 4 KiB pages, overwrite mode, so the writer laps the ring
+ * and page switches and overruns happen throughout, as in the ring suite.
+ */
+
+/** The event type of the hand-written events: the type an EventLog gives its first schema. */
+const HAND_TYPE = TYPE_BASE;
+/** Events written before the allocation check's window (the code is optimised by then). */
+const ALLOCATION_WARMUP_EVENTS = 500_000;
+
+/** Builds the benchmark's memory and code (the worker then says ready) and returns how to run it. */
+export async function prepareEventLogSingle(start: EventLogBenchStart): Promise<() => Promise<EventLogOutcome>> {
+  assertHandLayout();
+  if (start.bench === 'eventlog-alloc-free-1M-emits') return () => allocationCheck(start.allocVariant, start.allocEvents);
+  const bench = await makeBench(start.bench);
+  return async () => ({ kind: 'eventlog-single', ...(await measureSingle(start.bench, start, bench)) });
+}
+
+async function makeBench(name: Exclude<EventLogBenchName, 'eventlog-alloc-free-1M-emits'>): Promise<SingleBench> {
+  switch (name) {
+    case 'eventlog-emit':
+      return logBench('emit', 'hrtime');
+    case 'eventlog-emit-alloc-free':
+      return logBench('emitRecord', 'hrtime');
+    case 'ring-writer-write':
+      return ringWriterWrite('hrtime');
+    case 'pino-same-fields':
+      return pinoSameFields();
+  }
+}
+
+function createLog(clock: ClockName): EventLog {
+  return EventLog.create({ slots: 1, pagesPerSlot: PAGES_PER_CPU, pageBytes: PAGE_BYTES, mode: 'overwrite', clock });
+}
+
+type LogPath = 'emit' | 'emitRecord';
+
+/** `n` events from `seq` on through one of the log's write paths; returns how many returned false. */
+function logLoop(path: LogPath, writer: LogWriter): (seq: number, n: number) => number {
+  if (path === 'emit') {
+    return (seq, n) => {
+      let dropped = 0;
+      const end = seq + n;
+      for (let s = seq; s < end; s++) {
+        if (!writer.emit(Request, { status: statusOf(s), bytes: bytesOf(s), micros: microsOf(s), worker: workerOf(s), path: pathOf(s) })) dropped++;
+      }
+      return dropped;
+    };
+  }
+  const rec = writer.record(Request);
+  return (seq, n) => {
+    let dropped = 0;
+    const end = seq + n;
+    for (let s = seq; s < end; s++) {
+      rec.status = statusOf(s);
+      rec.bytes = bytesOf(s);
+      rec.micros = microsOf(s);
+      rec.worker = workerOf(s);
+      rec.path = pathOf(s);
+      if (!writer.emitRecord(Request, rec)) dropped++;
+    }
+    return dropped;
+  };
+}
+
+/*
+ * eventlog-emit / eventlog-emit-alloc-free: the EventLog's two write paths, one thread, no reader.
+ *
+ *   one thread:  emit(Request, { status, bytes, micros, worker, path })   a fresh object per event,
+ *                  |   every value checked (type, integer range, string     as a caller writes it
+ *                  |   length), then encoded into the reservation
+ *            or  rec.status = ...; ...; emitRecord(Request, rec)          one record, refilled
+ *                  |   JS types checked, encoded by the schema's
+ *                  v   generated encoder
+ *                EventLog (1 slot, 64 x 4 KiB pages, overwrite, hrtime) --> 8 + 40 bytes per event
+ */
+function logBench(path: LogPath, clock: ClockName): SingleBench {
+  const log = createLog(clock);
+  const loop = logLoop(path, log.writer());
+  let seq = 0;
+  let dropped = 0;
+  return {
+    eventsPerBatch: 1 << 14,
+    batch(n) {
+      dropped += loop(seq, n);
+      seq += n;
+    },
+    verify() {
+      if (dropped !== 0) throw new BenchVerifyError(`${dropped} ${path}() calls returned false`);
+      return verifyLog(log, seq);
+    },
+    notes:
+      path === 'emit'
+        ? 'writer.emit(Request, { status, bytes, micros, worker, path }): a fresh values object per event, every value checked'
+        : 'one record from writer.record(Request), its 5 fields refilled per event, writer.emitRecord(Request, record)',
+  };
+}
+
+/** `n` events from `seq` on, the Request payload written by hand between reserve and commit; returns how many reservations failed. */
+function ringLoop(writer: CpuWriter, type: number): (seq: number, n: number) => number {
+  const u8 = writer.u8;
+  const i32 = writer.i32;
+  const f64 = writer.f64;
+  return (seq, n) => {
+    let dropped = 0;
+    const end = seq + n;
+    for (let s = seq; s < end; s++) {
+      const path = pathOf(s);
+      const length = path.length; // ASCII (assertHandLayout): one byte per character
+      const at = writer.reserve(type, AT_PATH + length);
+      if (at < 0) {
+        dropped++;
+        continue;
+      }
+      // The payload is 8-byte aligned: the f64 and u32 fields are whole words.
+      f64[(at + AT_MICROS) >> 3] = microsOf(s);
+      i32[(at + AT_BYTES) >> 2] = bytesOf(s);
+      i32[(at + AT_WORKER) >> 2] = workerOf(s);
+      const status = statusOf(s);
+      u8[at + AT_STATUS] = status;
+      u8[at + AT_STATUS + 1] = status >> 8;
+      u8[at + AT_FLAGS] = 0;
+      u8[at + AT_PATH_LENGTH] = length;
+      u8[at + AT_PATH_LENGTH + 1] = length >> 8;
+      for (let i = 0; i < length; i++) u8[at + AT_PATH + i] = path.charCodeAt(i);
+      writer.commit();
+    }
+    return dropped;
+  };
+}
+
+/*
+ * ring-writer-write: the same event through the raw ring writer, the bytes written by hand.
+ *
+ *   one thread:  at = CpuWriter.reserve(type, 34) --> f64 / i32 stores, 7 byte stores, 13 charCodeAt
+ *                  bytes of the path, at the codec's offsets (request.ts) --> commit()
+ *                RingBuffer (1 cpu, 64 x 4 KiB pages, overwrite, hrtime) --> 8 + 40 bytes per event
+ *   No schema, no checks: what the EventLog's paths cost above is theirs.
+ */
+function ringWriterWrite(clock: ClockName): SingleBench {
+  const rb = RingBuffer.create({ cpus: 1, pagesPerCpu: PAGES_PER_CPU, pageBytes: PAGE_BYTES, mode: 'overwrite', clock });
+  const type = HAND_TYPE;
+  const loop = ringLoop(rb.writer(0), type);
+  let seq = 0;
+  let dropped = 0;
+  return {
+    eventsPerBatch: 1 << 14,
+    batch(n) {
+      dropped += loop(seq, n);
+      seq += n;
+    },
+    verify() {
+      if (dropped !== 0) throw new BenchVerifyError(`${dropped} reservations failed`);
+      return verifyHandWritten(rb, type, seq);
+    },
+    notes: 'CpuWriter.reserve(type, 34), the Request payload stored by hand at the codec\'s offsets (f64, 2 x i32, bytes), commit()',
+  };
+}
+
+/*
+ * pino-same-fields: what a Node user would reach for, with the same fields.
+ *
+ *   one thread:  logger.info({ status, bytes, micros, worker, path }) --JSON line--> pino.destination({ dest: '/dev/null', sync: true })
+ *                (pino 10 defaults: level, time, pid, hostname added)                  SonicBoom, one write(2) per line
+ */
+async function pinoSameFields(): Promise<SingleBench> {
+  const { pino } = await loadDevDependency('pino', () => import('pino'));
+  const dest = pino.destination({ dest: '/dev/null', sync: true });
+  let destError: unknown = null;
+  dest.on('error', (err: unknown) => {
+    destError = err;
+  });
+  const logger = pino(dest);
+  let seq = 0;
+  return {
+    eventsPerBatch: 256,
+    notes: "pino(pino.destination({ dest: '/dev/null', sync: true })), logger.info({ status, bytes, micros, worker, path }) (as the ring suite's pino-devnull)",
+    batch(n) {
+      const end = seq + n;
+      for (let s = seq; s < end; s++) {
+        logger.info({ status: statusOf(s), bytes: bytesOf(s), micros: microsOf(s), worker: workerOf(s), path: pathOf(s) });
+      }
+      seq = end;
+    },
+    verify() {
+      if (destError !== null) throw new BenchVerifyError(`the /dev/null destination failed: ${String(destError)}`);
+      // The same logger configuration, into a file we can read back.
+      const dir = mkdtempSync(join(tmpdir(), 'ringtrace-bench-'));
+      try {
+        const file = join(dir, 'pino.log');
+        const fileDest = pino.destination({ dest: file, sync: true });
+        const check = pino(fileDest);
+        const sample = [0, 1, seq - 1];
+        for (const s of sample) check.info(requestValues(s));
+        fileDest.flushSync();
+        fileDest.end();
+        const lines = readFileSync(file, 'utf8').trim().split('\n');
+        if (lines.length !== sample.length) throw new BenchVerifyError(`${lines.length} lines logged, expected ${sample.length}`);
+        lines.forEach((line, i) => {
+          const o = JSON.parse(line) as Record<string, unknown>;
+          const problem = requestMismatch(sample[i]!, o);
+          if (problem !== '' || o.level !== 30) throw new BenchVerifyError(`pino line ${line}: ${problem || 'level'}`);
+        });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      return `${seq} lines logged without a destination error; the same configuration to a file gives JSON lines with level 30 and the derived values`;
+    },
+  };
+}
+
+/*
+ * eventlog-alloc-free-1M-emits: does the allocation-free path allocate?
+ *
+ *   one fresh isolate per variant:
+ *     500 k warm-up events --> 2 full GCs, heap used --> v8.GCProfiler on --> 1 M events (timed)
+ *     --> heap used, profiler off --> 2 full GCs, heap used
+ *   variants: emitRecord + hrtime (the path and clock of eventlog-emit-alloc-free: the check),
+ *             emitRecord + counter (the same without performance.now()), the ring writer by
+ *             hand + hrtime (ring-writer-write), emit + hrtime (the checked path)
+ *
+ * Bytes allocated = growth of heap used from the start to the first collection, between
+ * collections (each one's before minus the previous one's after) and from the last to the
+ * end: what the events put on the heap, whatever the collector freed meanwhile.
+ */
+async function allocationCheck(variant: AllocationVariant, events: number): Promise<EventLogOutcome> {
+  const gc = exposeGc();
+  const clock = variant === 'emitRecord-counter' ? 'counter' : 'hrtime';
+  let loop: (seq: number, n: number) => number;
+  let verify: (written: number) => string;
+  if (variant === 'ring-hrtime') {
+    const rb = RingBuffer.create({ cpus: 1, pagesPerCpu: PAGES_PER_CPU, pageBytes: PAGE_BYTES, mode: 'overwrite', clock });
+    loop = ringLoop(rb.writer(0), HAND_TYPE);
+    verify = (n) => verifyHandWritten(rb, HAND_TYPE, n);
+  } else {
+    const log = createLog(clock);
+    loop = logLoop(variant === 'emit-hrtime' ? 'emit' : 'emitRecord', log.writer());
+    verify = (n) => verifyLog(log, n);
+  }
+  let dropped = loop(0, ALLOCATION_WARMUP_EVENTS);
+  const used = (): number => v8.getHeapStatistics().used_heap_size;
+  const collect = (): number => {
+    gc?.();
+    gc?.();
+    return used();
+  };
+  const before = collect();
+  const profiler = new v8.GCProfiler();
+  profiler.start();
+  const t0 = process.hrtime.bigint();
+  dropped += loop(ALLOCATION_WARMUP_EVENTS, events);
+  const elapsedNs = Number(process.hrtime.bigint() - t0);
+  const end = used();
+  const collections = profiler.stop()?.statistics ?? [];
+  const retainedBytes = collect() - before;
+  let allocatedBytes = 0;
+  let last = before;
+  let minorGcs = 0;
+  for (const c of collections) {
+    allocatedBytes += Math.max(0, c.beforeGC.heapStatistics.usedHeapSize - last);
+    last = c.afterGC.heapStatistics.usedHeapSize;
+    if (c.gcType === 'Scavenge' || c.gcType.startsWith('Minor')) minorGcs++;
+  }
+  allocatedBytes += Math.max(0, end - last);
+  let verified = '';
+  let verifyError = dropped === 0 ? '' : `${dropped} writes returned false`;
+  if (verifyError === '') {
+    try {
+      verified = verify(ALLOCATION_WARMUP_EVENTS + events);
+    } catch (err) {
+      if (!(err instanceof BenchVerifyError)) throw err;
+      verifyError = err.message;
+    }
+  }
+  return {
+    kind: 'eventlog-allocation',
+    gcAvailable: gc !== null,
+    figures: {
+      variant,
+      description: ALLOCATION_VARIANTS[variant],
+      clock,
+      events,
+      nsPerEvent: elapsedNs / events,
+      minorGcs,
+      majorGcs: collections.length - minorGcs,
+      allocatedBytes,
+      bytesPerEvent: allocatedBytes / events,
+      retainedBytes,
+      verified,
+      verifyError,
+    },
+  };
+}

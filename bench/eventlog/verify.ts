@@ -1,0 +1,113 @@
+import { decode } from '../../src/log/event-codec.js';
+import type { EventLog } from '../../src/log/event-log.js';
+import type { CpuStats, RingBuffer } from '../../src/ring/ring-buffer.js';
+import { BenchVerifyError } from '../ring/verify.js';
+import { Request, requestMismatch } from './request.js';
+
+/**
+ * The checks made after timing an eventlog benchmark: the slot wrote `events` events, none
+ * dropped, the counters balance (overrun + unread == entries), and draining the buffer
+ * decodes exactly the unread events with the Request schema, in index order, ending at the
+ * last event written, each with the values derived from its index; the reader reports
+ * exactly the overrun as lost. Each returns a one-line account of what it checked and
+ * throws BenchVerifyError otherwise.
+ */
+
+/** An EventLog written through `emit` or `emitRecord`: drained and decoded by the log itself. */
+export function verifyLog(log: EventLog, events: number): string {
+  const check = new SequenceCheck(log.stats().slots);
+  log.drain((e) => {
+    switch (e.kind) {
+      case 'event':
+        check.event(e.index, e.name === Request.name ? e.values : null, e.truncated);
+        break;
+      case 'lost':
+        check.lost(e.count, e.cause);
+        break;
+      case 'corrupt':
+        check.fail(`corrupt: ${e.reason}`);
+        break;
+    }
+  });
+  return `${check.finish(events)}; decoded by EventLog.drain`;
+}
+
+/**
+ * A ring written by hand in the Request layout (`ring-writer-write`): drained with the
+ * ring's reader, each payload decoded with the event log's codec, so the check also proves
+ * the hand-written bytes are the bytes the codec writes.
+ */
+export function verifyHandWritten(rb: RingBuffer, type: number, events: number): string {
+  const check = new SequenceCheck(rb.stats());
+  const reader = rb.reader();
+  try {
+    reader.drain({
+      event(v) {
+        if (v.type !== type) {
+          check.fail(`event ${v.index} has type ${v.type}, expected ${type}`);
+          return;
+        }
+        const values = decode(Request, v.u8, v.offset, v.length);
+        check.event(v.index, values, values?.truncated ?? false);
+      },
+      lost(l) {
+        check.lost(l.count, l.cause);
+      },
+      corrupt(r) {
+        check.fail(`corrupt page ${r.pageSeq} at ${r.offset}: ${r.reason}`);
+      },
+    });
+  } finally {
+    reader.close();
+  }
+  return `${check.finish(events)}; payloads decoded with the log's codec (decode(Request, ...))`;
+}
+
+/** Events of one slot, visited in order: each must be the next index with its derived values. */
+class SequenceCheck {
+  private next = -1;
+  private read = 0;
+  private lostCount = 0;
+  private problem = '';
+  private readonly stats: CpuStats;
+
+  constructor(slots: readonly CpuStats[]) {
+    if (slots.length !== 1) throw new BenchVerifyError(`expected 1 slot, the buffer has ${slots.length}`);
+    this.stats = slots[0]!;
+  }
+
+  event(index: number, values: Readonly<Record<string, unknown>> | null, truncated: boolean): void {
+    if (this.problem !== '') return;
+    if (this.next >= 0 && index !== this.next) this.problem = `event index ${index} after ${this.next - 1}`;
+    else if (values === null) this.problem = `event ${index} does not decode as ${Request.name}`;
+    else if (truncated) this.problem = `event ${index} is flagged truncated`;
+    else this.problem = requestMismatch(index, values);
+    this.next = index + 1;
+    this.read++;
+  }
+
+  lost(count: number, cause: string): void {
+    if (cause !== 'overrun') this.fail(`${count} events lost (${cause})`);
+    this.lostCount += count;
+  }
+
+  fail(problem: string): void {
+    this.problem ||= problem;
+  }
+
+  finish(events: number): string {
+    const s = this.stats;
+    const check = (ok: boolean, message: () => string): void => {
+      if (!ok) throw new BenchVerifyError(message());
+    };
+    check(this.problem === '', () => this.problem);
+    check(s.written === events && s.entries === events, () => `written ${s.written}, entries ${s.entries}, expected ${events}`);
+    check(s.dropped === 0 && s.corrupt === 0, () => `${s.dropped} dropped, ${s.corrupt} corrupt`);
+    check(s.overrun > 0, () => 'no overrun: the writer never lapped the ring (page switches not exercised)');
+    check(s.overrun + s.unread === s.entries, () => `overrun ${s.overrun} + unread ${s.unread} != entries ${s.entries}`);
+    check(this.read === s.unread, () => `read ${this.read} events, stats said ${s.unread} unread`);
+    check(this.next === events, () => `last event read is ${this.next - 1}, last written ${events - 1}`);
+    check(this.lostCount === s.overrun, () => `reader reported ${this.lostCount} lost, stats say ${s.overrun} overrun`);
+    return `${events} written, 0 dropped; the ${this.read} retained read back in index order with derived values; lost == overrun == ${s.overrun}`;
+  }
+}

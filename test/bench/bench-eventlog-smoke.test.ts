@@ -1,0 +1,93 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * Smoke test of `ringtrace bench eventlog --quick --json`: the command runs end to end in a
+ * child process (the test's global setup has built dist/), prints exactly
+ * { results, targets, machine }, and every benchmark the issue names is there with positive
+ * figures and a passed check, the allocation check with its GC count. Shape only: no timing
+ * assertion (the figures of a quick run on a shared machine mean little, and a missed target
+ * is reported, not an error).
+ */
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+const NAMES = ['eventlog-emit', 'eventlog-emit-alloc-free', 'ring-writer-write', 'pino-same-fields', 'eventlog-alloc-free-1M-emits'] as const;
+const TARGETS = ['emit-vs-pino', 'alloc-free-vs-ring-writer', 'alloc-free-no-gc'] as const;
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function runCli(args: readonly string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/ringtrace.js', ...args], { cwd: root, maxBuffer: 16 << 20, timeout: 110_000 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function isPositive(x: unknown): boolean {
+  return typeof x === 'number' && Number.isFinite(x) && x > 0;
+}
+
+function isCount(x: unknown): boolean {
+  return typeof x === 'number' && Number.isInteger(x) && x >= 0;
+}
+
+describe('ringtrace bench eventlog --quick --json', () => {
+  it('prints { results, targets, machine } with every named result, positive and verified', { timeout: 120_000 }, async () => {
+    const run = await runCli(['bench', 'eventlog', '--quick', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as Record<string, unknown>;
+    expect(Object.keys(report).sort()).toEqual(['machine', 'results', 'targets']);
+
+    const results = report.results as Record<string, unknown>[];
+    expect(Array.isArray(results)).toBe(true);
+    expect(results.map((r) => r.name)).toEqual([...NAMES]);
+    for (const r of results) {
+      const name = String(r.name);
+      expect(isPositive(r.eventsPerSec), `${name}.eventsPerSec = ${String(r.eventsPerSec)}`).toBe(true);
+      expect(isPositive(r.nsPerEvent), `${name}.nsPerEvent = ${String(r.nsPerEvent)}`).toBe(true);
+      expect(r.verified, `${name}: ${String(r.verifyError)}`).toBe(true);
+      expect(typeof r.check).toBe('string');
+    }
+
+    const alloc = results.find((x) => x.name === 'eventlog-alloc-free-1M-emits')!;
+    expect(isCount(alloc.minorGcs), `minorGcs = ${String(alloc.minorGcs)}`).toBe(true);
+    expect(typeof alloc.allocatedBytesPerEvent === 'number' && Number.isFinite(alloc.allocatedBytesPerEvent)).toBe(true);
+    const variants = alloc.allocation as Record<string, unknown>[];
+    expect(variants.map((v) => v.variant)).toEqual(['emitRecord-hrtime', 'emitRecord-counter', 'ring-hrtime', 'emit-hrtime']);
+    for (const v of variants) {
+      expect(v.events).toBe(1_000_000);
+      expect(isCount(v.minorGcs)).toBe(true);
+      expect(isCount(v.allocatedBytes)).toBe(true);
+      expect(v.verifyError, String(v.variant)).toBe('');
+    }
+
+    const targets = report.targets as Record<string, unknown>[];
+    expect(targets.map((t) => t.name)).toEqual([...TARGETS]);
+    for (const t of targets) {
+      expect(typeof t.description).toBe('string');
+      expect(typeof t.met).toBe('boolean');
+      expect(typeof t.measured).toBe('number');
+      expect(typeof t.required).toBe('number');
+    }
+
+    const machine = report.machine as Record<string, unknown>;
+    expect(typeof machine.cpuModel).toBe('string');
+    expect(isPositive(machine.cores)).toBe(true);
+    expect(machine.node).toBe(process.version);
+    expect(machine.runKind).toBe('quick');
+    expect(typeof machine.logBuildHash).toBe('string');
+  });
+
+  it('rejects an unknown option with exit code 2', async () => {
+    const run = await runCli(['bench', 'eventlog', '--no-such-option']);
+    expect(run.code).toBe(2);
+  });
+});
