@@ -253,7 +253,10 @@ function check(descriptor: EventDescriptor, values: unknown): number {
   const record = values as Readonly<Record<string, unknown>>;
   const max = descriptor.options.maxStringBytes;
   let length = descriptor.fixedBytes;
-  for (const slot of descriptor.layout) {
+  const layout = descriptor.layout;
+  // An index loop and no destructuring: this runs per emit(), and both would allocate.
+  for (let i = 0; i < layout.length; i++) {
+    const slot = layout[i]!;
     const v = record[slot.name];
     const want = jsType(slot.code);
     if (typeof v !== want) {
@@ -264,7 +267,9 @@ function check(descriptor: EventDescriptor, values: unknown): number {
       case FieldCode.u16:
       case FieldCode.u32:
       case FieldCode.i32: {
-        const [lo, hi] = RANGES[slot.code]!;
+        const range = RANGES[slot.code]!;
+        const lo = range[0];
+        const hi = range[1];
         if (!Number.isInteger(v) || (v as number) < lo || (v as number) > hi) {
           throw new RangeError(fieldError(descriptor, slot, `must be an integer between ${lo} and ${hi} (got ${v as number})`));
         }
@@ -323,6 +328,18 @@ export function encode<F extends FieldSpec>(
     );
   }
   return encoderOf(d).write(values, viewOf(u8), u8, offset);
+}
+
+/**
+ * The compiled encoder of a schema, for a caller that keeps it across events (the
+ * EventLog's writer caches the last one it used): `length(values)` as `recordLength`,
+ * `write(values, view, u8, offset)` as `encodeRecord` with a DataView of `u8` it also keeps.
+ */
+export function compiledEncoder(descriptor: EventDescriptor): {
+  length(values: object): number;
+  write(values: object, view: DataView, u8: Uint8Array, offset: number): number;
+} {
+  return encoderOf(descriptor);
 }
 
 /**

@@ -6,7 +6,7 @@ import type { CorruptionReport, EventView, LossCause, RingReader } from '../ring
 import { RingBuffer, type CpuStats } from '../ring/ring-buffer.js';
 import { maxPayloadLimit } from '../ring/options.js';
 import type { CpuWriter } from '../ring/writer.js';
-import { createRecord, decode, encode, encodedLength, encodeRecord, recordLength, type EventRecord } from './event-codec.js';
+import { compiledEncoder, createRecord, decode, encodedLength, type EventRecord } from './event-codec.js';
 import type { EventDescriptor, EventValues, FieldSpec } from './event-schema.js';
 import { REGISTRY_HEADER_BYTES, SchemaRegistry } from './schema-registry.js';
 
@@ -327,12 +327,19 @@ export class LogWriter {
   /** The log header, when this writer shares its slot (then every write takes the lock). */
   private readonly lock: Int32Array | null;
   private readonly onExit: () => void;
+  /** A DataView of the ring, for the encoders. */
+  private readonly view: DataView;
+  // The last schema written, its encoder and type: one pointer compare per event instead of lookups.
+  private lastDescriptor: EventDescriptor | null = null;
+  private lastEncoder: ReturnType<typeof compiledEncoder> | null = null;
+  private lastType = 0;
 
   constructor(log: EventLog, cpu: CpuWriter, slot: number, lock: Int32Array | null) {
     this.log = log;
     this.cpu = cpu;
     this.slot = slot;
     this.lock = lock;
+    this.view = new DataView(cpu.u8.buffer, cpu.u8.byteOffset, cpu.u8.byteLength);
     // A thread that ends without closing still gives its slot back.
     this.onExit = () => this.close();
     process.once('exit', this.onExit);
@@ -343,31 +350,45 @@ export class LogWriter {
     if (this.closed) throw new Error('emit() on a closed writer');
     // Checks every value first: bad input registers nothing and writes nothing.
     const length = encodedLength(descriptor, values);
-    const type = this.log.registry.typeOf(descriptor);
-    return this.write(type, length, (u8, at) => encode(descriptor, values, u8, at));
+    this.select(descriptor as EventDescriptor);
+    return this.put(values, length);
   }
 
   /** A reusable record for `emitRecord`: fill its fields, emit, refill, emit again. */
   record<F extends FieldSpec>(descriptor: EventDescriptor<F>): EventRecord<F> {
-    this.log.registry.typeOf(descriptor);
+    this.select(descriptor as EventDescriptor);
     return createRecord(descriptor);
   }
 
   /**
    * The allocation-free path: no checks beyond each value's JS type (a wrong one, or a
    * string over the bound with onLongString 'error', returns false and writes nothing).
+   * Allocation-free in the log's code; with the `hrtime` clock, Node's `performance.now()`
+   * still boxes its result (use `counter` or `coarse` for none at all).
    */
   emitRecord<F extends FieldSpec>(descriptor: EventDescriptor<F>, record: EventRecord<F>): boolean {
-    const length = recordLength(descriptor, record);
+    if (descriptor !== this.lastDescriptor) this.select(descriptor as EventDescriptor);
+    const length = this.lastEncoder!.length(record);
     if (length < 0) return false;
-    const type = this.log.registry.typeOf(descriptor);
+    return this.put(record, length);
+  }
+
+  /** Makes `descriptor` the current schema: its encoder and its type (registered if new). */
+  private select(descriptor: EventDescriptor): void {
+    this.lastType = this.log.registry.typeOf(descriptor);
+    this.lastEncoder = compiledEncoder(descriptor);
+    this.lastDescriptor = descriptor;
+  }
+
+  /** Reserves, encodes with the current schema's encoder, commits (under the lock on a shared slot). */
+  private put(values: object, length: number): boolean {
     const lock = this.lock;
     if (lock !== null && !this.acquire(lock)) return false;
     try {
       const cpu = this.cpu;
-      const at = cpu.reserve(type, length);
+      const at = cpu.reserve(this.lastType, length);
       if (at < 0) return false;
-      encodeRecord(descriptor, record, cpu.u8, at);
+      this.lastEncoder!.write(values, this.view, cpu.u8, at);
       cpu.commit();
       return true;
     } finally {
@@ -381,26 +402,6 @@ export class LogWriter {
     this.closed = true;
     process.off('exit', this.onExit);
     if (this.lock === null) this.cpu.close();
-  }
-
-  private write(type: number, length: number, fill: (u8: Uint8Array, at: number) => void): boolean {
-    const lock = this.lock;
-    if (lock !== null && !this.acquire(lock)) return false;
-    try {
-      const cpu = this.cpu;
-      const at = cpu.reserve(type, length);
-      if (at < 0) return false;
-      try {
-        fill(cpu.u8, at);
-      } catch (err) {
-        cpu.discard();
-        throw err;
-      }
-      cpu.commit();
-      return true;
-    } finally {
-      if (lock !== null) this.release(lock);
-    }
   }
 
   /** The shared slot's lock: bounded; a write that cannot get it is dropped and counted. */
