@@ -132,6 +132,8 @@ interface CompiledEncoder {
   length(values: object): number;
   /** Writes the payload (after `length` accepted the values) and returns its length. */
   write(values: object, view: DataView, u8: Uint8Array, offset: number): number;
+  /** Full validation, fast: the payload length, or -1 if any value is wrong (then `check` says why). */
+  validate(values: unknown): number;
 }
 
 const encoders = new WeakMap<EventDescriptor, CompiledEncoder>();
@@ -182,6 +184,26 @@ function compile(d: EventDescriptor): CompiledEncoder {
     ...strings.map((s) => `n = utf8Fit(v.${s.name}, ${max}); if (n < 0) { ${onLong} } length += ${STRING_LENGTH_BYTES} + n;`),
     'return length;',
   ];
+  const rangeOf = (code: FieldCode): string => {
+    const r = RANGES[code];
+    return r === undefined ? '' : ` || !Number.isInteger(v.NAME) || v.NAME < ${r[0]} || v.NAME > ${r[1]}`;
+  };
+  const validate = [
+    "if (typeof v !== 'object' || v === null) return -1;",
+    ...fixed.map((s) =>
+      s.code === FieldCode.u64
+        ? `if (typeof v.${s.name} !== 'bigint' || v.${s.name} < 0n || v.${s.name} > ${MAX_U64}n) return -1;`
+        : `if (typeof v.${s.name} !== '${jsType(s.code)}'${rangeOf(s.code).replaceAll('NAME', s.name)}) return -1;`,
+    ),
+    `let length = ${d.fixedBytes};`,
+    'let n = 0;',
+    ...strings.map(
+      (s) =>
+        `if (typeof v.${s.name} !== 'string') return -1; n = utf8Fit(v.${s.name}, ${max}); ` +
+        `if (n < 0) { ${d.options.onLongString === 'error' ? 'return -1;' : 'n = ~n;'} } length += ${STRING_LENGTH_BYTES} + n;`,
+    ),
+    'return length;',
+  ];
   const setter: Record<FieldCode, string> = {
     [FieldCode.f64]: 'view.setFloat64',
     [FieldCode.u64]: 'view.setBigUint64',
@@ -229,6 +251,7 @@ function compile(d: EventDescriptor): CompiledEncoder {
     '  Record: EventRecord,',
     `  length: function length(v) {\n    ${length.join('\n    ')}\n  },`,
     `  write: function write(v, view, u8, o) {\n    ${write.join('\n    ')}\n  },`,
+    `  validate: function validate(v) {\n    ${validate.join('\n    ')}\n  },`,
     '};',
   ].join('\n');
   const make = new Function('utf8Fit', 'writeUtf8', source) as (fit: typeof utf8Fit, put: typeof writeUtf8) => CompiledEncoder;
@@ -305,7 +328,10 @@ function check(descriptor: EventDescriptor, values: unknown): number {
  * allocating). Validates the values like `encode`.
  */
 export function encodedLength<F extends FieldSpec>(descriptor: EventDescriptor<F>, values: NoInfer<EventValues<F>>): number {
-  return check(descriptor as EventDescriptor, values);
+  // The schema's generated validator accepts good values fast; for bad ones the generic
+  // check runs to say exactly what is wrong (and throws).
+  const length = encoderOf(descriptor as EventDescriptor).validate(values);
+  return length >= 0 ? length : check(descriptor as EventDescriptor, values);
 }
 
 /**
@@ -338,6 +364,7 @@ export function encode<F extends FieldSpec>(
 export function compiledEncoder(descriptor: EventDescriptor): {
   length(values: object): number;
   write(values: object, view: DataView, u8: Uint8Array, offset: number): number;
+  validate(values: unknown): number;
 } {
   return encoderOf(descriptor);
 }

@@ -348,9 +348,13 @@ export class LogWriter {
   /** Writes one event; values are checked at run time too. */
   emit<F extends FieldSpec>(descriptor: EventDescriptor<F>, values: EventValues<F>): boolean {
     if (this.closed) throw new Error('emit() on a closed writer');
-    // Checks every value first: bad input registers nothing and writes nothing.
-    const length = encodedLength(descriptor, values);
-    this.select(descriptor as EventDescriptor);
+    // Checks every value first (the schema's generated validator; for bad input the generic
+    // check, which throws saying why): bad input registers nothing and writes nothing.
+    const same = descriptor === this.lastDescriptor;
+    const encoder = same ? this.lastEncoder! : compiledEncoder(descriptor as EventDescriptor);
+    let length = encoder.validate(values);
+    if (length < 0) length = encodedLength(descriptor, values);
+    if (!same) this.select(descriptor as EventDescriptor);
     return this.put(values, length);
   }
 
