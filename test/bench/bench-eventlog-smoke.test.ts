@@ -1,6 +1,5 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runCli, isPositive, isCount } from './run-cli.js';
 
 /**
  * Smoke test of `ringtrace bench eventlog --quick --json`: the command runs end to end in a
@@ -11,33 +10,8 @@ import { describe, expect, it } from 'vitest';
  * is reported, not an error).
  */
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
 const NAMES = ['eventlog-emit', 'eventlog-emit-alloc-free', 'ring-writer-write', 'pino-same-fields', 'eventlog-alloc-free-1M-emits'] as const;
 const TARGETS = ['emit-vs-pino', 'alloc-free-vs-ring-writer', 'alloc-free-no-gc'] as const;
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function runCli(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/ringtrace.js', ...args], { cwd: root, maxBuffer: 16 << 20, timeout: 110_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function isPositive(x: unknown): boolean {
-  return typeof x === 'number' && Number.isFinite(x) && x > 0;
-}
-
-function isCount(x: unknown): boolean {
-  return typeof x === 'number' && Number.isInteger(x) && x >= 0;
-}
 
 describe('ringtrace bench eventlog --quick --json', () => {
   it('prints { results, targets, machine } with every named result, positive and verified', { timeout: 120_000 }, async () => {

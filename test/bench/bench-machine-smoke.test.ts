@@ -1,6 +1,5 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runCli, isPositive } from './run-cli.js';
 
 /**
  * Smoke test of `ringtrace bench machine --quick --json`: the command runs end to end in
@@ -9,27 +8,6 @@ import { describe, expect, it } from 'vitest';
  * positive figures and a passed check. No timing assertion: the figures of a quick run
  * on a shared machine mean little.
  */
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function runCli(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/ringtrace.js', ...args], { cwd: root, maxBuffer: 16 << 20, timeout: 110_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function isPositive(x: unknown): boolean {
-  return typeof x === 'number' && Number.isFinite(x) && x > 0;
-}
 
 /** Each result the issue names, with the figures it must carry. */
 const EXPECTED = {

@@ -1,6 +1,5 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runCli, isPositive, isCount } from './run-cli.js';
 
 /**
  * Smoke test of `ringtrace bench patch --quick --json`: the command runs end to end in a
@@ -9,31 +8,6 @@ import { describe, expect, it } from 'vitest';
  * the protocols that must be safe show no fault, and every check passed. No timing
  * assertion: the figures of a quick run on a shared machine mean little.
  */
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function runCli(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/ringtrace.js', ...args], { cwd: root, maxBuffer: 16 << 20, timeout: 110_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function isPositive(x: unknown): boolean {
-  return typeof x === 'number' && Number.isFinite(x) && x > 0;
-}
-
-function isCount(x: unknown): boolean {
-  return typeof x === 'number' && Number.isInteger(x) && x >= 0;
-}
 
 const PROTOCOLS = ['int3', 'int3-batch', 'stop-machine', 'redo', 'redo-nmi-wait'] as const;
 const SAFE = new Set<string>(['int3', 'int3-batch', 'redo-nmi-wait']);

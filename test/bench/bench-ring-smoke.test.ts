@@ -1,6 +1,5 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runCli, isPositive } from './run-cli.js';
 
 /**
  * Smoke test of `ringtrace bench ring --quick --json`: the command runs end to end in a
@@ -9,8 +8,6 @@ import { describe, expect, it } from 'vitest';
  * positive figures and a passed check. No timing assertion: the figures of a quick run
  * on a shared machine mean little.
  */
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
 
 const NAMES = [
   'ceiling-raw-stores',
@@ -25,25 +22,6 @@ const NAMES = [
   'two-writers-counter',
   'heap-growth-10M-writes',
 ] as const;
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function runCli(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/ringtrace.js', ...args], { cwd: root, maxBuffer: 16 << 20, timeout: 170_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function isPositive(x: unknown): boolean {
-  return typeof x === 'number' && Number.isFinite(x) && x > 0;
-}
 
 describe('ringtrace bench ring --quick --json', () => {
   it('prints { results, targets, machine } with every named result, positive and verified', { timeout: 180_000 }, async () => {
