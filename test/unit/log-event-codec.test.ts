@@ -1,5 +1,5 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { PerformanceObserver, constants } from 'node:perf_hooks';
+import { scavengesDuring } from '../gc.js';
 import { RingBuffer } from '../../src/index.js';
 import {
   FLAG_TRUNCATED,
@@ -523,22 +523,6 @@ function truncateUtf8(s: string, max: number): string {
     out += ch;
   }
   return out;
-}
-
-/** Counts minor (scavenge) collections while fn runs: an allocation-free loop causes none. */
-async function scavengesDuring(fn: () => void): Promise<number> {
-  let minor = 0;
-  const observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
-      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) minor++;
-    }
-  });
-  observer.observe({ entryTypes: ['gc'] });
-  fn();
-  await new Promise((resolve) => setTimeout(resolve, 50)); // gc entries are delivered asynchronously
-  observer.disconnect();
-  return minor;
 }
 
 describe('hot path', () => {
