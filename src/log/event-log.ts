@@ -252,11 +252,15 @@ export class EventLog {
       while (batch.length > 0) yield batch.shift()!;
       if (aborted) return;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
-        options.signal?.addEventListener('abort', () => {
+        const signal = options.signal;
+        // Wakes on the timer or on abort, and leaves no listener behind either way.
+        const wake = (): void => {
           clearTimeout(timer);
+          signal?.removeEventListener('abort', wake);
           resolve();
-        }, { once: true });
+        };
+        const timer = setTimeout(wake, pollMs);
+        signal?.addEventListener('abort', wake, { once: true });
       });
     }
   }

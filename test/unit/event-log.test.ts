@@ -59,6 +59,29 @@ describe('EventLog in one thread', () => {
     }
   });
 
+  it('events() yields as events come, ends on abort, and leaves no listener behind while it polls', async () => {
+    const { EventEmitter } = await import('node:events');
+    const log = EventLog.create({ slots: 1, pagesPerSlot: 4, pageBytes: 4096, clock: 'counter' });
+    try {
+      const controller = new AbortController();
+      const got: number[] = [];
+      const consuming = (async () => {
+        for await (const e of log.events({ signal: controller.signal, pollMs: 1 })) if (e.kind === 'event') got.push(e.values['n'] as number);
+      })();
+      const w = log.writer();
+      for (let round = 0; round < 30; round++) {
+        w.emit(Tick, { n: round });
+        await new Promise((r) => setTimeout(r, 3));
+      }
+      expect(EventEmitter.getEventListeners(controller.signal, 'abort').length).toBeLessThanOrEqual(1);
+      controller.abort();
+      await consuming;
+      expect(got).toEqual([...Array(30).keys()]);
+    } finally {
+      await log.close();
+    }
+  });
+
   it('validates options and handles, naming the option', () => {
     expect(() => EventLog.create({ slots: 0 })).toThrow(/options\.slots must be an integer between 1 and 256 \(got 0\)/);
     expect(() => EventLog.create({ onSlotsExhausted: 'wait' as never })).toThrow(/options\.onSlotsExhausted must be one of error, shared/);
