@@ -5,6 +5,7 @@ import { registerBench } from './commands/bench.js';
 import { registerMachine } from './commands/machine.js';
 import { registerPatch } from './commands/patch.js';
 import { registerExplore } from './commands/explore.js';
+import { registerReport } from './commands/report.js';
 
 /** Builds the command tree; each command module registers its own subcommands. */
 export function buildProgram(): Command {
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerMachine(program);
   registerPatch(program);
   registerExplore(program);
+  registerReport(program);
   registerBench(program);
   return program;
 }

@@ -100,3 +100,37 @@ describe('flight recorder', () => {
     }
   });
 });
+
+describe('ringtrace report', () => {
+  it('prints the events of a dump and of a binary log; a foreign file is a usage error (exit 2)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const dir = mkdtempSync(join(tmpdir(), 'ringtrace-'));
+    const bin = new URL('../../bin/ringtrace.js', import.meta.url).pathname;
+    const log = EventLog.create({ slots: 1, pagesPerSlot: 4, pageBytes: 4096, clock: 'counter' });
+    try {
+      const w = log.writer();
+      for (let n = 0; n < 5; n++) w.emit(Tick, { n, big: 10n ** 18n, label: `hello ${n}` });
+      writeDump(log, join(dir, 'a.dump'));
+      const sink = await BinaryLogSink.open(join(dir, 'a.bin'), log);
+      const entries: unknown[] = [];
+      log.drain((e) => entries.push(e));
+      for (const e of entries) await sink.write(e as never);
+      await sink.close();
+      for (const file of ['a.dump', 'a.bin']) {
+        const r = spawnSync(process.execPath, [bin, 'report', join(dir, file), '--json'], { encoding: 'utf8' });
+        expect(r.status, r.stderr).toBe(0);
+        const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { name: string; values: { n: number; big: string; label: string } });
+        expect(lines.map((l) => l.values.n)).toEqual([0, 1, 2, 3, 4]);
+        expect(lines[4]!.values).toEqual({ n: 4, big: (10n ** 18n).toString(), label: 'hello 4' });
+      }
+      const text = spawnSync(process.execPath, [bin, 'report', join(dir, 'a.dump'), '--limit', '2'], { encoding: 'utf8' });
+      expect(text.stdout.trim().split('\n')).toHaveLength(2);
+      expect(text.stdout).toMatch(/tick {2}n=4 big=1000000000000000000n label="hello 4"/);
+      writeFileSync(join(dir, 'x.txt'), 'not a log');
+      expect(spawnSync(process.execPath, [bin, 'report', join(dir, 'x.txt')], { encoding: 'utf8' }).status).toBe(2);
+    } finally {
+      await log.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,54 @@
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../exit-codes.js';
+import { integerIn } from '../parse.js';
+import type { LogEntry } from '../../log/event-log.js';
+import { loadDump, readBinaryLog } from '../../log/sinks.js';
+
+interface ReportFlags {
+  readonly json?: boolean;
+  readonly limit?: number;
+}
+
+/** Reads a dump (writeDump, the flight recorder) or a binary log (BinaryLogSink) into entries. */
+export function readLogFile(path: string): LogEntry[] {
+  let magic: string;
+  try {
+    magic = readFileSync(path).subarray(0, 8).toString('latin1');
+  } catch (err) {
+    throw new UsageError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  if (magic === 'RTLOG01\n') return readBinaryLog(path);
+  if (magic === 'RTDUMP01') {
+    const entries: LogEntry[] = [];
+    loadDump(path).drain((e) => entries.push(e));
+    return entries;
+  }
+  throw new UsageError(`${path} is neither a ringtrace dump nor a binary log`);
+}
+
+const text = (v: unknown): string => (typeof v === 'bigint' ? `${v}n` : typeof v === 'string' ? JSON.stringify(v) : String(v));
+
+/** `ringtrace report FILE`: the events of a dump or a binary log, merged by timestamp. */
+export function registerReport(program: Command): void {
+  program
+    .command('report')
+    .description('Prints the events of a flight-recorder dump (writeDump) or a binary log (BinaryLogSink), with losses where they happened.')
+    .argument('<file>', 'a .dump or binary log file')
+    .option('--json', 'one JSON object per line instead of text')
+    .option('--limit <n>', 'print at most the last n entries', integerIn(1, 1e9))
+    .action((file: string, flags: ReportFlags) => {
+      let entries = readLogFile(file);
+      if (flags.limit !== undefined) entries = entries.slice(-flags.limit);
+      const lines = entries.map((e) => {
+        if (flags.json === true) return JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+        if (e.kind === 'event') {
+          const fields = Object.entries(e.values).map(([k, v]) => `${k}=${text(v)}`).join(' ');
+          return `${String(e.timestamp).padStart(16)}  slot ${e.slot}  #${e.index}  ${e.name}  ${fields}${e.truncated ? '  (truncated)' : ''}`;
+        }
+        if (e.kind === 'lost') return `${''.padStart(16)}  slot ${e.slot}  LOST ${e.count} (${e.cause}) before #${e.beforeIndex}`;
+        return `${''.padStart(16)}  slot ${e.slot}  CORRUPT ${e.reason}`;
+      });
+      process.stdout.write(lines.length > 0 ? `${lines.join('\n')}\n` : '');
+    });
+}
