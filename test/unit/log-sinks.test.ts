@@ -123,6 +123,12 @@ describe('ringtrace report', () => {
         expect(lines.map((l) => l.values.n)).toEqual([0, 1, 2, 3, 4]);
         expect(lines[4]!.values).toEqual({ n: 4, big: (10n ** 18n).toString(), label: 'hello 4' });
       }
+      const chrome = spawnSync(process.execPath, [bin, 'report', join(dir, 'a.bin'), '--chrome'], { encoding: 'utf8' });
+      const trace = JSON.parse(chrome.stdout) as { traceEvents: Array<{ name: string; ph: string; ts?: number; tid: number; args: Record<string, unknown> }> };
+      const instants = trace.traceEvents.filter((e) => e.ph === 'i');
+      expect(instants.map((e) => e.args['n'])).toEqual([0, 1, 2, 3, 4]);
+      expect(instants.every((e, i) => i === 0 || e.ts! >= instants[i - 1]!.ts!)).toBe(true);
+      expect(trace.traceEvents.some((e) => e.ph === 'M' && e.args['name'] === 'slot 0')).toBe(true);
       const text = spawnSync(process.execPath, [bin, 'report', join(dir, 'a.dump'), '--limit', '2'], { encoding: 'utf8' });
       expect(text.stdout.trim().split('\n')).toHaveLength(2);
       expect(text.stdout).toMatch(/tick {2}n=4 big=1000000000000000000n label="hello 4"/);

@@ -4,9 +4,11 @@ import { UsageError } from '../exit-codes.js';
 import { integerIn } from '../parse.js';
 import type { LogEntry } from '../../log/event-log.js';
 import { loadDump, readBinaryLog } from '../../log/sinks.js';
+import { toChromeTrace } from '../../export/chrome-trace.js';
 
 interface ReportFlags {
   readonly json?: boolean;
+  readonly chrome?: boolean;
   readonly limit?: number;
 }
 
@@ -36,10 +38,15 @@ export function registerReport(program: Command): void {
     .description('Prints the events of a flight-recorder dump (writeDump) or a binary log (BinaryLogSink), with losses where they happened.')
     .argument('<file>', 'a .dump or binary log file')
     .option('--json', 'one JSON object per line instead of text')
+    .option('--chrome', 'Chrome / Perfetto trace JSON (open in ui.perfetto.dev or chrome://tracing)')
     .option('--limit <n>', 'print at most the last n entries', integerIn(1, 1e9))
     .action((file: string, flags: ReportFlags) => {
       let entries = readLogFile(file);
       if (flags.limit !== undefined) entries = entries.slice(-flags.limit);
+      if (flags.chrome === true) {
+        process.stdout.write(`${JSON.stringify(toChromeTrace(entries))}\n`);
+        return;
+      }
       const lines = entries.map((e) => {
         if (flags.json === true) return JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
         if (e.kind === 'event') {
