@@ -1,13 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import v8 from 'node:v8';
 import { EventLog, type LogWriter } from '../../src/log/event-log.js';
 import { TYPE_BASE } from '../../src/log/schema-registry.js';
 import type { ClockName } from '../../src/ring/layout.js';
 import { RingBuffer } from '../../src/ring/ring-buffer.js';
 import type { CpuWriter } from '../../src/ring/writer.js';
-import { loadDevDependency } from '../dev-deps.js';
+import { pinoDevNullBench } from '../pino.js';
 import { PAGES_PER_CPU, PAGE_BYTES } from '../ring/config.js';
 import { BenchVerifyError } from '../ring/verify.js';
 import { type SingleBench, exposeGc, measureSingle } from '../single.js';
@@ -26,7 +23,6 @@ import {
   microsOf,
   pathOf,
   requestMismatch,
-  requestValues,
   statusOf,
   workerOf,
 } from './request.js';
@@ -194,56 +190,13 @@ function ringWriterWrite(clock: ClockName): SingleBench {
   };
 }
 
-/*
- * pino-same-fields: what a Node user would reach for, with the same fields.
- *
- *   one thread:  logger.info({ status, bytes, micros, worker, path }) --JSON line--> pino.destination({ dest: '/dev/null', sync: true })
- *                (pino 10 defaults: level, time, pid, hostname added)                  SonicBoom, one write(2) per line
- */
-async function pinoSameFields(): Promise<SingleBench> {
-  const { pino } = await loadDevDependency('pino', () => import('pino'));
-  const dest = pino.destination({ dest: '/dev/null', sync: true });
-  let destError: unknown = null;
-  dest.on('error', (err: unknown) => {
-    destError = err;
-  });
-  const logger = pino(dest);
-  let seq = 0;
-  return {
-    eventsPerBatch: 256,
+/* pino-same-fields: pino (bench/pino.ts) logging the Request event's fields. */
+function pinoSameFields(): Promise<SingleBench> {
+  return pinoDevNullBench({
+    fields: (s) => ({ status: statusOf(s), bytes: bytesOf(s), micros: microsOf(s), worker: workerOf(s), path: pathOf(s) }),
+    mismatch: (s, o) => requestMismatch(s, o),
     notes: "pino(pino.destination({ dest: '/dev/null', sync: true })), logger.info({ status, bytes, micros, worker, path }) (as the ring suite's pino-devnull)",
-    batch(n) {
-      const end = seq + n;
-      for (let s = seq; s < end; s++) {
-        logger.info({ status: statusOf(s), bytes: bytesOf(s), micros: microsOf(s), worker: workerOf(s), path: pathOf(s) });
-      }
-      seq = end;
-    },
-    verify() {
-      if (destError !== null) throw new BenchVerifyError(`the /dev/null destination failed: ${String(destError)}`);
-      // The same logger configuration, into a file we can read back.
-      const dir = mkdtempSync(join(tmpdir(), 'ringtrace-bench-'));
-      try {
-        const file = join(dir, 'pino.log');
-        const fileDest = pino.destination({ dest: file, sync: true });
-        const check = pino(fileDest);
-        const sample = [0, 1, seq - 1];
-        for (const s of sample) check.info(requestValues(s));
-        fileDest.flushSync();
-        fileDest.end();
-        const lines = readFileSync(file, 'utf8').trim().split('\n');
-        if (lines.length !== sample.length) throw new BenchVerifyError(`${lines.length} lines logged, expected ${sample.length}`);
-        lines.forEach((line, i) => {
-          const o = JSON.parse(line) as Record<string, unknown>;
-          const problem = requestMismatch(sample[i]!, o);
-          if (problem !== '' || o.level !== 30) throw new BenchVerifyError(`pino line ${line}: ${problem || 'level'}`);
-        });
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-      return `${seq} lines logged without a destination error; the same configuration to a file gives JSON lines with level 30 and the derived values`;
-    },
-  };
+  });
 }
 
 /*

@@ -7,7 +7,7 @@ import { RingBuffer } from '../../src/ring/ring-buffer.js';
 import { HrtimeClock, createClock, hrtimeOriginNs } from '../../src/ring/clock.js';
 import type { CpuWriter } from '../../src/ring/writer.js';
 import type { ClockName } from '../../src/ring/layout.js';
-import { loadDevDependency } from '../dev-deps.js';
+import { pinoDevNullBench } from '../pino.js';
 import { type SingleBench, exposeGc, measureSingle } from '../single.js';
 import { PAGES_PER_CPU, PAGE_BYTES } from './config.js';
 import { CeilingStores } from './ceiling.js';
@@ -181,55 +181,13 @@ async function loadHooklessWriter(): Promise<HooklessWriter> {
   }
 }
 
-/*
- * pino-devnull: what a Node user would reach for.
- *
- *   one thread:  logger.info({ type, w0, w1, w2, w3 }) --JSON line--> pino.destination({ dest: '/dev/null', sync: true })
- *                (pino 10 defaults: level, time, pid, hostname added)      SonicBoom, one write(2) per line
- */
-async function pinoDevNull(): Promise<SingleBench> {
-  const { pino } = await loadDevDependency('pino', () => import('pino'));
-  const dest = pino.destination({ dest: '/dev/null', sync: true });
-  let destError: unknown = null;
-  dest.on('error', (err: unknown) => {
-    destError = err;
-  });
-  const logger = pino(dest);
-  let seq = 0;
-  return {
-    eventsPerBatch: 256,
+/* pino-devnull: what a Node user would reach for (bench/pino.ts), with the ring's payload. */
+function pinoDevNull(): Promise<SingleBench> {
+  return pinoDevNullBench({
+    fields: (s) => ({ type: EVENT_TYPE, w0: s, w1: word1(s), w2: word2(s), w3: word3(s) }),
+    mismatch: (s, o) => (o.type !== EVENT_TYPE ? `type ${String(o.type)}` : payloadMismatch(s, Number(o.w0), Number(o.w1), Number(o.w2), Number(o.w3))),
     notes: "pino(pino.destination({ dest: '/dev/null', sync: true })), logger.info({ type, w0, w1, w2, w3 })",
-    batch(n) {
-      const end = seq + n;
-      for (let s = seq; s < end; s++) logger.info({ type: EVENT_TYPE, w0: s, w1: word1(s), w2: word2(s), w3: word3(s) });
-      seq = end;
-    },
-    verify() {
-      if (destError !== null) throw new BenchVerifyError(`the /dev/null destination failed: ${String(destError)}`);
-      // The same logger configuration, into a file we can read back.
-      const dir = mkdtempSync(join(tmpdir(), 'ringtrace-bench-'));
-      try {
-        const file = join(dir, 'pino.log');
-        const fileDest = pino.destination({ dest: file, sync: true });
-        const check = pino(fileDest);
-        const sample = [0, 1, seq - 1];
-        for (const s of sample) check.info({ type: EVENT_TYPE, w0: s, w1: word1(s), w2: word2(s), w3: word3(s) });
-        fileDest.flushSync();
-        fileDest.end();
-        const lines = readFileSync(file, 'utf8').trim().split('\n');
-        if (lines.length !== sample.length) throw new BenchVerifyError(`${lines.length} lines logged, expected ${sample.length}`);
-        lines.forEach((line, i) => {
-          const o = JSON.parse(line) as Record<string, unknown>;
-          const s = sample[i]!;
-          const problem = o.type !== EVENT_TYPE ? `type ${String(o.type)}` : payloadMismatch(s, Number(o.w0), Number(o.w1), Number(o.w2), Number(o.w3));
-          if (problem !== '' || o.level !== 30) throw new BenchVerifyError(`pino line ${line}: ${problem || 'level'}`);
-        });
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-      return `${seq} lines logged without a destination error; the same configuration to a file gives JSON lines with level 30 and the derived payload`;
-    },
-  };
+  });
 }
 
 /*
