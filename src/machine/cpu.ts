@@ -47,7 +47,7 @@ export interface CpuOptions {
   readonly idleProbability?: number;
   /** How long one idle sleeps at most, ms (an IPI wakes it sooner). Defaults to 1. */
   readonly idleMs?: number;
-  /** Fault injection for tests: throw after this many steps. Defaults to never (-1). */
+  /** Fault injection for tests: throw after this many steps taken while every CPU runs. Defaults to never (-1). */
   readonly crashAfterSteps?: number;
 }
 
@@ -122,7 +122,11 @@ export class Cpu implements PatchingCpu {
 
   /** One workload step: an interrupt point, then a function call (or an idle spell). */
   step(): void {
-    if (this.stepsLeft >= 0 && this.stepsLeft-- === 0) throw new Error(`cpu ${this.id}: injected crash`);
+    // The injected crash counts steps of the running machine only, so it lands after start()
+    // resolved however slowly the other CPUs boot.
+    if (this.stepsLeft >= 0 && this.memory.running() === this.memory.cpus && this.stepsLeft-- === 0) {
+      throw new Error(`cpu ${this.id}: injected crash`);
+    }
     this.interruptPoint(InterruptPoint.betweenSites);
     if (this.idleProbability > 0 && this.random() < this.idleProbability) {
       this.idle();

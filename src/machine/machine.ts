@@ -57,7 +57,7 @@ export interface MachineOptions {
   readonly nmiEntry?: NmiEntryMode;
   /** Mark every site the NMI handler runs notrace (the thread's mitigation). Defaults to false. */
   readonly notraceNmiSites?: boolean;
-  /** Fault injection for tests: this CPU throws after this many workload steps. */
+  /** Fault injection for tests: this CPU throws after this many workload steps, counted once every CPU runs. */
   readonly crash?: { readonly cpu: number; readonly afterSteps: number };
 }
 
