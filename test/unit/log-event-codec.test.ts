@@ -1,5 +1,5 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { scavengesDuring } from '../gc.js';
+import { bytesPerIteration, scavengesDuring } from '../gc.js';
 import { RingBuffer } from '../../src/index.js';
 import {
   FLAG_TRUNCATED,
@@ -615,6 +615,9 @@ describe('hot path', () => {
     expect(minorWide).toBeLessThanOrEqual(1);
     expect(sum[0]).toBeGreaterThan(0);
     expect(rb.cpuStats(0).entries).toBe(2 * 2_400_000); // two events per iteration
+    // And precisely (after the count above: this runs the loop a few more times): one boxed number per iteration would read 16 bytes.
+    expect(bytesPerIteration((n) => loop(n, paths), 10_000)).toBeLessThan(0.5);
+    expect(bytesPerIteration((n) => loop(n, wide), 10_000)).toBeLessThan(0.5);
     // And what it wrote decodes.
     const seen = new Map<number, unknown>();
     rb.reader().drain({
