@@ -36,7 +36,7 @@ export function toChromeTrace(entries: readonly LogEntry[], timestampsAreNs = tr
     }
   }
   for (const slot of [...slots].sort((a, b) => a - b)) {
-    traceEvents.push({ name: 'thread_name', ph: 'M', pid: 1, tid: slot, args: { name: `slot ${slot}` } });
+    traceEvents.push({ name: 'thread_name', ph: 'M', pid: 1, tid: slot, args: { name: slot < 0 ? 'damaged file records' : `slot ${slot}` } });
   }
   return { traceEvents };
 }

@@ -8,7 +8,7 @@ import { maxPayloadLimit } from '../ring/options.js';
 import type { CpuWriter } from '../ring/writer.js';
 import { compiledEncoder, createRecord, decode, encodedLength, type EventRecord } from './event-codec.js';
 import type { EventDescriptor, EventValues, FieldSpec } from './event-schema.js';
-import { REGISTRY_HEADER_BYTES, SchemaRegistry } from './schema-registry.js';
+import { REGISTRY_HEADER_BYTES, SchemaRegistry, TYPE_BASE } from './schema-registry.js';
 
 /**
  * ringtrace as an application's event log: typed events from any worker thread into
@@ -269,16 +269,7 @@ export class EventLog {
   snapshot(): LogEntry[] {
     const snap = this.ring.snapshot();
     const out: LogEntry[] = [];
-    for (const e of snap.events) {
-      const d = this.registry.descriptorOf(e.type);
-      const values = d === undefined ? null : decode(d, e.payload, 0, e.payload.length);
-      if (d === undefined || values === null) {
-        out.push({ kind: 'corrupt', slot: e.cpu, reason: `event ${e.index} of type ${e.type} does not decode` });
-        continue;
-      }
-      const { truncated, ...fields } = values;
-      out.push({ kind: 'event', name: d.name, slot: e.cpu, index: e.index, timestamp: e.timestamp, values: fields, truncated });
-    }
+    for (const e of snap.events) out.push(this.entryOf(e.type, e.cpu, e.index, e.timestamp, e.payload, 0, e.payload.length));
     for (const l of snap.lost) out.push({ kind: 'lost', slot: l.cpu, count: l.count, cause: l.cause, beforeIndex: l.beforeIndex });
     return out;
   }
@@ -300,18 +291,23 @@ export class EventLog {
     this.f64[L_LOCK_TIMEOUTS >> 3]! += 1;
   }
 
+  /** One ring record as a log entry: decoded with its schema, or `corrupt` saying why not. */
+  private entryOf(type: number, slot: number, index: number, timestamp: number, u8: Uint8Array, offset: number, length: number): LogEntry {
+    const d = this.registry.descriptorOf(type);
+    if (d === undefined) {
+      const damage = this.registry.damageOf(type);
+      const why = damage ?? (type >= TYPE_BASE ? 'no schema is registered for it' : 'it is not an EventLog event (a raw ring type)');
+      return { kind: 'corrupt', slot, reason: `event ${index} of type 0x${type.toString(16)} has no readable schema: ${why}` };
+    }
+    const values = decode(d, u8, offset, length);
+    if (values === null) return { kind: 'corrupt', slot, reason: `event ${index} (${d.name}) does not decode with its schema` };
+    const { truncated, ...fields } = values;
+    return { kind: 'event', name: d.name, slot, index, timestamp, values: fields, truncated };
+  }
+
   private visitor(callback: (entry: LogEntry) => void): { event(v: EventView): void; lost(l: { cpu: number; count: number; cause: LossCause; beforeIndex: number }): void; corrupt(r: CorruptionReport): void } {
     return {
-      event: (v) => {
-        const d = this.registry.descriptorOf(v.type);
-        const values = d === undefined ? null : decode(d, v.u8, v.offset, v.length);
-        if (d === undefined || values === null) {
-          callback({ kind: 'corrupt', slot: v.cpu, reason: `event ${v.index} of type ${v.type} does not decode` });
-          return;
-        }
-        const { truncated, ...fields } = values;
-        callback({ kind: 'event', name: d.name, slot: v.cpu, index: v.index, timestamp: v.timestamp, values: fields, truncated });
-      },
+      event: (v) => callback(this.entryOf(v.type, v.cpu, v.index, v.timestamp, v.u8, v.offset, v.length)),
       lost: (l) => callback({ kind: 'lost', slot: l.cpu, count: l.count, cause: l.cause, beforeIndex: l.beforeIndex }),
       corrupt: (r) => callback({ kind: 'corrupt', slot: r.cpu, reason: r.reason }),
     };

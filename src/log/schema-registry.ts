@@ -13,6 +13,10 @@ import { type EventDescriptor, schemaFromJson, schemaToJson } from './event-sche
  *
  * Entry i is event type TYPE_BASE + i. Registration is rare (once per event type per log)
  * and takes a lock; lookups read the published count and parse only entries not seen yet.
+ *
+ * Damaged memory (a dump with flipped bytes, a stray write) never makes a lookup throw: an
+ * entry that does not parse, or cannot be found because one before it runs past the region,
+ * has no schema and a reason (`damageOf`), so the reader reports its events and goes on.
  */
 export const REGISTRY_HEADER_BYTES = 16;
 const R_LOCK = 0;
@@ -26,16 +30,27 @@ export class SchemaRegistry {
   private readonly i32: Int32Array;
   private readonly u8: Uint8Array;
   private readonly bytes: number;
-  private readonly byType: EventDescriptor[] = [];
+  /** Schema by entry; null where the entry is damaged (its reason in `damage`). */
+  private readonly byType: (EventDescriptor | null)[] = [];
+  private readonly damage = new Map<number, string>();
+  /** The readable schemas, in type order (what `all()` returns). */
+  private readonly readable: EventDescriptor[] = [];
   private readonly byName = new Map<string, number>();
   private readonly known = new WeakMap<EventDescriptor, number>();
   private readonly maxPayloadBytes: number;
+  /** The most entries the region can hold (each takes at least its 2-byte length). */
+  private readonly maxEntries: number;
+  /** Byte offset of the first entry not parsed yet. */
+  private nextAt = REGISTRY_HEADER_BYTES;
+  /** Set when the published count is more than the region can hold. */
+  private countDamage: string | null = null;
 
   constructor(sab: SharedArrayBuffer, byteOffset: number, bytes: number, maxPayloadBytes: number) {
     this.i32 = new Int32Array(sab, byteOffset, REGISTRY_HEADER_BYTES / 4);
     this.u8 = new Uint8Array(sab, byteOffset, bytes);
     this.bytes = bytes;
     this.maxPayloadBytes = maxPayloadBytes;
+    this.maxEntries = Math.floor((bytes - REGISTRY_HEADER_BYTES) / 2);
   }
 
   /** The event type of a descriptor, registering its schema the first time. */
@@ -49,18 +64,27 @@ export class SchemaRegistry {
     return type;
   }
 
-  /** The schema of an event type, or undefined (a type no registered schema has). */
+  /** The schema of an event type, or undefined (no registered schema, or a damaged one: see `damageOf`). */
   descriptorOf(type: number): EventDescriptor | undefined {
     const i = type - TYPE_BASE;
     if (i < 0) return undefined;
     if (i >= this.byType.length) this.sync();
-    return this.byType[i];
+    return this.byType[i] ?? undefined;
   }
 
-  /** Every registered schema, in type order. */
+  /** Why an event type's schema cannot be read (its registry entry is damaged), or undefined. */
+  damageOf(type: number): string | undefined {
+    const i = type - TYPE_BASE;
+    if (i < 0) return undefined;
+    this.sync();
+    if (i < this.byType.length) return this.damage.get(i);
+    return this.countDamage !== null && i >= this.maxEntries ? this.countDamage : undefined;
+  }
+
+  /** Every readable registered schema, in type order. */
   all(): readonly EventDescriptor[] {
     this.sync();
-    return this.byType;
+    return this.readable;
   }
 
   private matching(descriptor: EventDescriptor): number {
@@ -90,6 +114,9 @@ export class SchemaRegistry {
       const existing = this.matching(descriptor);
       if (existing >= 0) return existing;
       const used = this.i32[R_USED >> 2]! || REGISTRY_HEADER_BYTES;
+      if (used < REGISTRY_HEADER_BYTES || used > this.bytes || this.countDamage !== null || this.nextAt !== used) {
+        throw new TypeError(`the log's schema registry is damaged (${used} bytes used, entries end at ${this.nextAt}): cannot register ${JSON.stringify(descriptor.name)}`);
+      }
       if (used + 2 + json.length > this.bytes || json.length > 0xffff) {
         throw new RangeError(`the log's schema registry is full (${this.bytes} bytes; registryBytes sets it)`);
       }
@@ -108,21 +135,48 @@ export class SchemaRegistry {
     }
   }
 
-  /** Parses the entries published since the last look. Garbage is reported, never looped on. */
+  /**
+   * Parses the entries published since the last look. Garbage is recorded as damage, never
+   * thrown and never looped on: each entry is looked at once, and at most maxEntries of them.
+   */
   private sync(): void {
     const count = Atomics.load(this.i32, R_COUNT >> 2);
     if (count <= this.byType.length) return;
-    let at = REGISTRY_HEADER_BYTES;
-    for (let i = 0; i < count; i++) {
-      if (at + 2 > this.bytes) throw new TypeError(`schema registry entry ${i} runs past the registry`);
-      const length = this.u8[at]! | (this.u8[at + 1]! << 8);
-      if (at + 2 + length > this.bytes) throw new TypeError(`schema registry entry ${i} runs past the registry`);
-      if (i >= this.byType.length) {
-        const descriptor = schemaFromJson(new TextDecoder().decode(this.u8.slice(at + 2, at + 2 + length)));
-        this.byType.push(descriptor);
-        this.byName.set(descriptor.name, i);
-      }
-      at += 2 + length;
+    if (count > this.maxEntries && this.countDamage === null) {
+      this.countDamage = `the registry counts ${count} entries; its ${this.bytes} bytes hold at most ${this.maxEntries}`;
     }
+    const limit = Math.min(count, this.maxEntries);
+    while (this.byType.length < limit) {
+      const i = this.byType.length;
+      const at = this.nextAt;
+      const length = at + 2 <= this.bytes ? this.u8[at]! | (this.u8[at + 1]! << 8) : -1;
+      if (length < 0 || at + 2 + length > this.bytes) {
+        // Nothing after this entry can be located: the lengths chain the entries.
+        this.markDamaged(i, at >= this.bytes ? 'an earlier entry runs past the registry, so this one cannot be found' : `it runs past the registry (${length} bytes at byte ${at})`);
+        this.nextAt = this.bytes;
+        continue;
+      }
+      this.nextAt = at + 2 + length;
+      let descriptor: EventDescriptor;
+      try {
+        descriptor = schemaFromJson(new TextDecoder().decode(this.u8.slice(at + 2, at + 2 + length)));
+      } catch (err) {
+        this.markDamaged(i, (err as Error).message);
+        continue;
+      }
+      if (this.byName.has(descriptor.name)) {
+        // Registration checks names under the lock: a repeated one is damage.
+        this.markDamaged(i, `it repeats the name ${JSON.stringify(descriptor.name)} of entry ${this.byName.get(descriptor.name)}`);
+        continue;
+      }
+      this.byType.push(descriptor);
+      this.readable.push(descriptor);
+      this.byName.set(descriptor.name, i);
+    }
+  }
+
+  private markDamaged(entry: number, why: string): void {
+    this.byType.push(null);
+    this.damage.set(entry, `schema registry entry ${entry} is damaged: ${why}`);
   }
 }

@@ -69,6 +69,7 @@ export async function pipeLog(log: EventLog, sink: LogSink, options: { readonly 
  *   kind 1 schema:  u16 schema id, UTF-8 JSON of the schema (schemaToJson)
  *   kind 2 event:   u16 schema id, u16 slot, f64 index, f64 timestamp, payload (the event codec's bytes)
  *   kind 3 lost:    u16 slot, u8 cause (0 overrun, 1 dropped, 2 corrupt), f64 count, f64 before index
+ *   kind 4 corrupt: i16 slot (-1: none), UTF-8 reason (what the log reported as damaged)
  * ```
  */
 const BINARY_MAGIC = 'RTLOG01\n';
@@ -123,6 +124,12 @@ export class BinaryLogSink implements LogSink {
       body.writeDoubleLE(entry.count, 3);
       body.writeDoubleLE(entry.beforeIndex, 11);
       ok = this.record(3, body);
+    } else {
+      const reason = Buffer.from(entry.reason, 'utf8');
+      const body = Buffer.alloc(2 + reason.length);
+      body.writeInt16LE(entry.slot, 0);
+      reason.copy(body, 2);
+      ok = this.record(4, body);
     }
     if (!ok) await once(this.stream, 'drain');
   }
@@ -147,31 +154,66 @@ function u16(n: number): Buffer {
   return b;
 }
 
-/** Reads a binary log file back into entries. A damaged file ends the read with an error naming the offset. */
+/** Bytes of an event record's head: schema id u16, slot u16, index f64, timestamp f64. */
+const EVENT_HEAD_BYTES = 20;
+/** Bytes of a lost record: slot u16, cause u8, count f64, before-index f64. */
+const LOST_BYTES = 19;
+
+/**
+ * Reads a binary log file back into entries. Damage never throws (only a file that is not
+ * a binary log at all does): a record that does not parse becomes a `corrupt` entry (slot
+ * -1, the byte offset in its reason) and the read goes on with the next record, since each
+ * record carries its length; a file cut off mid-record (a process killed while writing)
+ * ends with one `corrupt` entry for the tail.
+ */
 export function readBinaryLog(path: string): LogEntry[] {
   const file = readFileSync(path);
   if (file.subarray(0, BINARY_MAGIC.length).toString('latin1') !== BINARY_MAGIC) throw new TypeError(`${path} is not a ringtrace binary log (bad magic)`);
   const schemas = new Map<number, EventDescriptor>();
+  const damaged = new Map<number, string>();
   const out: LogEntry[] = [];
+  const corrupt = (at: number, why: string): void => void out.push({ kind: 'corrupt', slot: -1, reason: `record at byte ${at}: ${why}` });
   for (let at = BINARY_MAGIC.length; at < file.length; ) {
-    if (at + 5 > file.length) throw new TypeError(`${path}: truncated record header at byte ${at}`);
+    if (at + 5 > file.length) {
+      corrupt(at, `the file ends inside a record header (${file.length - at} of 5 bytes)`);
+      break;
+    }
     const kind = file.readUInt8(at);
     const length = file.readUInt32LE(at + 1);
     const body = file.subarray(at + 5, at + 5 + length);
-    if (body.length !== length) throw new TypeError(`${path}: record at byte ${at} runs past the end`);
-    if (kind === 1) {
-      schemas.set(body.readUInt16LE(0), schemaFromJson(body.subarray(2).toString('utf8')));
-    } else if (kind === 2) {
-      const descriptor = schemas.get(body.readUInt16LE(0));
-      const payload = new Uint8Array(body.subarray(20));
+    if (body.length !== length) {
+      corrupt(at, `the file ends inside the record (${body.length} of ${length} bytes)`);
+      break;
+    }
+    if (kind === 1 && length >= 2) {
+      const id = body.readUInt16LE(0);
+      try {
+        schemas.set(id, schemaFromJson(body.subarray(2).toString('utf8')));
+        damaged.delete(id);
+      } catch (err) {
+        schemas.delete(id);
+        damaged.set(id, `schema ${id} at byte ${at} is damaged: ${(err as Error).message}`);
+        corrupt(at, `schema ${id} does not parse: ${(err as Error).message}`);
+      }
+    } else if (kind === 2 && length >= EVENT_HEAD_BYTES) {
+      const id = body.readUInt16LE(0);
+      const descriptor = schemas.get(id);
+      const payload = new Uint8Array(body.subarray(EVENT_HEAD_BYTES));
       const values = descriptor === undefined ? null : decode(descriptor, payload, 0, payload.length);
-      if (descriptor === undefined || values === null) throw new TypeError(`${path}: event at byte ${at} does not decode`);
-      const { truncated, ...fields } = values;
-      out.push({ kind: 'event', name: descriptor.name, slot: body.readUInt16LE(2), index: body.readDoubleLE(4), timestamp: body.readDoubleLE(12), values: fields, truncated });
-    } else if (kind === 3) {
-      out.push({ kind: 'lost', slot: body.readUInt16LE(0), cause: causes[body.readUInt8(2)] ?? 'corrupt', count: body.readDoubleLE(3), beforeIndex: body.readDoubleLE(11) });
+      if (descriptor === undefined) corrupt(at, `event of schema ${id}, ${damaged.get(id) ?? 'which no earlier record defines'}`);
+      else if (values === null) corrupt(at, `event (${descriptor.name}) does not decode with its schema`);
+      else {
+        const { truncated, ...fields } = values;
+        out.push({ kind: 'event', name: descriptor.name, slot: body.readUInt16LE(2), index: body.readDoubleLE(4), timestamp: body.readDoubleLE(12), values: fields, truncated });
+      }
+    } else if (kind === 3 && length === LOST_BYTES) {
+      const cause = causes[body.readUInt8(2)];
+      if (cause === undefined) corrupt(at, `lost record with unknown cause ${body.readUInt8(2)}`);
+      else out.push({ kind: 'lost', slot: body.readUInt16LE(0), cause, count: body.readDoubleLE(3), beforeIndex: body.readDoubleLE(11) });
+    } else if (kind === 4 && length >= 2) {
+      out.push({ kind: 'corrupt', slot: body.readInt16LE(0), reason: body.subarray(2).toString('utf8') });
     } else {
-      throw new TypeError(`${path}: unknown record kind ${kind} at byte ${at}`);
+      corrupt(at, kind >= 1 && kind <= 4 ? `record of kind ${kind} is too short (${length} bytes)` : `unknown record kind ${kind} (${length} bytes skipped)`);
     }
     at += 5 + length;
   }

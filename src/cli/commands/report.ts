@@ -42,6 +42,9 @@ export function registerReport(program: Command): void {
     .option('--limit <n>', 'print at most the last n entries', integerIn(1, 1e9))
     .action((file: string, flags: ReportFlags) => {
       let entries = readLogFile(file);
+      // Damage is reported, not fatal: the CORRUPT entries say what and where; stderr says how many.
+      const damaged = entries.filter((e) => e.kind === 'corrupt').length;
+      if (damaged > 0) process.stderr.write(`report: ${file}: ${damaged} damaged record${damaged === 1 ? '' : 's'} reported as CORRUPT and skipped\n`);
       if (flags.limit !== undefined) entries = entries.slice(-flags.limit);
       if (flags.chrome === true) {
         process.stdout.write(`${JSON.stringify(toChromeTrace(entries))}\n`);
