@@ -89,6 +89,8 @@ export interface LogStats {
 }
 
 const exhaustedCode = { error: 1, shared: 2 } as const;
+/** Events `events()` reads before it yields them. */
+const EVENTS_BATCH = 1024;
 
 /** This thread's writer of each log (keyed by its memory), however many times the log was attached here. */
 const threadWriters = new WeakMap<SharedArrayBuffer, LogWriter>();
@@ -246,10 +248,21 @@ export class EventLog {
   async *events(options: { readonly signal?: AbortSignal; readonly pollMs?: number } = {}): AsyncGenerator<LogEntry, void, void> {
     const pollMs = options.pollMs ?? 5;
     const batch: LogEntry[] = [];
+    const visitor = this.visitor((e) => batch.push(e));
     for (;;) {
       const aborted = options.signal?.aborted === true;
-      this.drain((e) => batch.push(e));
-      while (batch.length > 0) yield batch.shift()!;
+      const reader = (this.reader ??= this.ring.reader());
+      // Bounded batches: a long backlog, or writers that outpace us, is yielded as it is
+      // read, never gathered whole first (and never shifted off an array one by one,
+      // which is quadratic once the array is large).
+      for (let n = EVENTS_BATCH; n === EVENTS_BATCH; ) {
+        n = reader.read(visitor, { maxEvents: EVENTS_BATCH });
+        yield* batch;
+        batch.length = 0;
+      }
+      reader.reportDrops(visitor);
+      yield* batch;
+      batch.length = 0;
       if (aborted) return;
       await new Promise<void>((resolve) => {
         const signal = options.signal;

@@ -206,6 +206,16 @@ export class RingReader {
   drain(visitor: ReadVisitor): number {
     let total = 0;
     for (let n = this.read(visitor); n > 0; n = this.read(visitor)) total += n;
+    this.reportDrops(visitor);
+    return total;
+  }
+
+  /**
+   * Reports as `lost` the drops (discard mode) that no page announced yet: those after the
+   * last page read. drain() ends with it; a reader that reads in bounded batches calls it
+   * when it has caught up.
+   */
+  reportDrops(visitor: ReadVisitor): void {
     for (let cpu = 0; cpu < this.cpus; cpu++) {
       const c = this.ctl[cpu]!;
       const dropped = this.f64[(c + C_DROPPED) >> 3]!;
@@ -215,7 +225,6 @@ export class RingReader {
         visitor.lost?.({ cpu, count: dropped - reported, cause: 'dropped', beforeIndex: this.f64[(c + C_NEXT_INDEX) >> 3]! });
       }
     }
-    return total;
   }
 
   /** Gives the reader role back. */

@@ -82,6 +82,36 @@ describe('EventLog in one thread', () => {
     }
   });
 
+  it('events() yields a long backlog in bounded batches, in order, with the drops where they are', async () => {
+    // Discard mode with a backlog bigger than the ring: reads and drops both happen.
+    const log = EventLog.create({ slots: 1, pagesPerSlot: 512, pageBytes: 4096, mode: 'discard', clock: 'counter' });
+    try {
+      const w = log.writer();
+      const total = 300_000;
+      for (let n = 0; n < total; n++) w.emit(Tick, { n });
+      const { entries: stored, written, dropped } = log.stats().slots[0]!;
+      expect(written).toBe(total);
+      expect(stored).toBeGreaterThan(100_000);
+      expect(dropped).toBeGreaterThan(0);
+      const controller = new AbortController();
+      controller.abort(); // one pass over what is there, then end
+      let events = 0;
+      let lost = 0;
+      let readWhenFirstSeen = -1;
+      for await (const e of log.events({ signal: controller.signal })) {
+        if (readWhenFirstSeen < 0) readWhenFirstSeen = log.stats().slots[0]!.read;
+        if (e.kind === 'event') expect(e.values['n']).toBe(events++);
+        else if (e.kind === 'lost') lost += e.count;
+      }
+      // The first event came out before the reader had read more than one batch.
+      expect(readWhenFirstSeen).toBeLessThanOrEqual(1024);
+      expect(events).toBe(stored);
+      expect(events + lost).toBe(total);
+    } finally {
+      await log.close();
+    }
+  });
+
   it('validates options and handles, naming the option', () => {
     expect(() => EventLog.create({ slots: 0 })).toThrow(/options\.slots must be an integer between 1 and 256 \(got 0\)/);
     expect(() => EventLog.create({ onSlotsExhausted: 'wait' as never })).toThrow(/options\.onSlotsExhausted must be one of error, shared/);
