@@ -15,6 +15,7 @@ import {
   C_READER_PHYS,
   C_READ_OFFSET,
   C_READ_SEQ,
+  C_TAIL_SEQ,
   COMMIT_CLOSED,
   COMMIT_OFFSET_MASK,
   PAGE_HEADER_BYTES,
@@ -146,6 +147,10 @@ export class RingReader {
   // writer's last timestamp loaded with it: an upper bound for every record below that end.
   private readonly knownEnd: Int32Array;
   private readonly tsBound: Float64Array;
+  /** CPUs whose reader state was damaged beyond repair: reported once, then no longer read. */
+  private readonly disabled: Uint8Array;
+  /** Scratch for finding the reader's page after damage: how many slots name each physical page. */
+  private readonly physSeen: Uint8Array;
   private readonly onClose: () => void;
   private closed = false;
 
@@ -166,6 +171,8 @@ export class RingReader {
     this.stashTs = new Float64Array(this.cpus);
     this.knownEnd = new Int32Array(this.cpus);
     this.tsBound = new Float64Array(this.cpus);
+    this.disabled = new Uint8Array(this.cpus);
+    this.physSeen = new Uint8Array(this.pages + 1);
     this.onClose = onClose;
   }
 
@@ -261,10 +268,21 @@ export class RingReader {
     const i32 = this.i32;
     const c = this.ctl[cpu]!;
     const pageBytes = this.pageBytes;
+    if (this.disabled[cpu] !== 0) return false;
     for (let guard = 0; guard < this.pages + PAGE_LOOP_SLACK; guard++) {
+      // The reader's own words, checked before they index memory: only damage breaks them.
+      const phys = i32[(c + C_READER_PHYS) >> 2]!;
+      if ((phys >>> 0) > this.pages) {
+        if (!this.repairReaderPage(cpu, phys, visitor)) return false;
+        continue;
+      }
       let off = i32[(c + C_READ_OFFSET) >> 2]!;
+      if (off !== READ_ABANDONED && !(off >= PAGE_HEADER_BYTES && off <= pageBytes)) {
+        this.abandon(cpu, -1, `the reader's offset ${off} is outside the page`, visitor);
+        continue;
+      }
       if (off !== READ_ABANDONED) {
-        const page = this.view.pageAt(cpu, i32[(c + C_READER_PHYS) >> 2]!);
+        const page = this.view.pageAt(cpu, phys);
         let end = this.knownEnd[cpu]!;
         let closed = false;
         if (off >= end) {
@@ -359,7 +377,11 @@ export class RingReader {
     const c = this.ctl[cpu]!;
     const pages = this.pages;
     const slots = this.view.slotBase(cpu) >> 2;
-    const readSeq = f64[(c + C_READ_SEQ) >> 3]!;
+    let readSeq = f64[(c + C_READ_SEQ) >> 3]!;
+    if (!(Number.isSafeInteger(readSeq) && readSeq >= 0)) {
+      readSeq = this.repairReadSeq(cpu, readSeq, visitor);
+      if (readSeq < 0) return false;
+    }
     let seq = readSeq;
     for (let tries = 0; tries < 2 * pages + PAGE_LOOP_SLACK; tries++) {
       // Pairs with the writer's Atomics.store of the published tail after opening a page.
@@ -422,7 +444,13 @@ export class RingReader {
     // slipped through with too late a time cannot poison the pages after it.
     f64[(c + C_LAST_READ_TS) >> 3] = f64[(page + P_BASE_TS) >> 3]!;
     const first = f64[(page + P_FIRST_ENTRY) >> 3]!;
-    const next = f64[(c + C_NEXT_INDEX) >> 3]!;
+    let next = f64[(c + C_NEXT_INDEX) >> 3]!;
+    if (!(Number.isSafeInteger(next) && next >= 0 && next <= f64[(c + C_ENTRIES) >> 3]!) && Number.isSafeInteger(first) && first >= 0) {
+      // Our own index is damaged: take this page's word for where we are (the gap is unknown).
+      this.report(visitor, cpu, seq, -1, `the reader's next index ${next} is impossible; resuming at this page's first entry ${first}`);
+      next = first;
+      f64[(c + C_NEXT_INDEX) >> 3] = first;
+    }
     if (!(Number.isInteger(first) && first >= next && first <= f64[(c + C_ENTRIES) >> 3]!)) {
       this.abandon(cpu, P_FIRST_ENTRY, `first entry ${first} is outside ${next}..${f64[(c + C_ENTRIES) >> 3]}`, visitor);
       return;
@@ -471,6 +499,60 @@ export class RingReader {
       (Atomics.load(i32, (page + P_COMMIT) >> 2) & COMMIT_CLOSED) !== 0;
     this.markAbandoned(cpu, sound ? this.f64[(page + P_FIRST_ENTRY) >> 3]! + i32[(page + P_ENTRIES) >> 2]! : -1);
     this.report(visitor, cpu, this.f64[(c + C_READ_SEQ) >> 3]! - 1, offset, reason);
+  }
+
+  /**
+   * The reader's page index is out of range. Its page is the one physical page no slot
+   * names (the reader swaps its page with a slot's, so exactly one is missing from the
+   * table); take that one and skip it. If the slot table does not say, give the CPU up.
+   */
+  private repairReaderPage(cpu: number, phys: number, visitor: ReadVisitor): boolean {
+    const seen = this.physSeen.fill(0);
+    const slots = this.view.slotBase(cpu) >> 2;
+    for (let s = 0; s < this.pages; s++) {
+      const p = slotPhys(Atomics.load(this.i32, slots + s));
+      if (p <= this.pages && seen[p]! < 255) seen[p]!++;
+    }
+    let missing = -1;
+    let unnamed = 0;
+    for (let p = 0; p <= this.pages; p++) {
+      if (seen[p] === 0) {
+        missing = p;
+        unnamed++;
+      }
+    }
+    if (unnamed !== 1) {
+      this.disable(cpu, `the reader's page index ${phys} is out of range and the slot table does not tell which page is the reader's`, visitor);
+      return false;
+    }
+    const c = this.ctl[cpu]!;
+    this.i32[(c + C_READER_PHYS) >> 2] = missing;
+    this.i32[(c + C_READ_OFFSET) >> 2] = READ_ABANDONED;
+    this.knownEnd[cpu] = 0;
+    this.markAbandoned(cpu, -1);
+    this.report(visitor, cpu, -1, -1, `the reader's page index ${phys} is out of range; took page ${missing}, the one no slot names, and skipped it`);
+    return true;
+  }
+
+  /** The reader's page seq is damaged: resume at the oldest page the ring can still hold. */
+  private repairReadSeq(cpu: number, readSeq: number, visitor: ReadVisitor): number {
+    const c = this.ctl[cpu]!;
+    const tail = this.f64[(c + C_TAIL_SEQ) >> 3]!;
+    if (!(Number.isSafeInteger(tail) && tail >= 0)) {
+      this.disable(cpu, `the reader's page seq ${readSeq} and the writer's tail seq ${tail} are both damaged`, visitor);
+      return -1;
+    }
+    const seq = Math.max(0, tail - this.pages + 1);
+    this.f64[(c + C_READ_SEQ) >> 3] = seq;
+    this.markAbandoned(cpu, -1);
+    this.report(visitor, cpu, -1, -1, `the reader's page seq ${readSeq} is impossible; resuming at page ${seq}, the oldest the ring can hold`);
+    return seq;
+  }
+
+  /** Gives a CPU up for good: reported once; its events are no longer read. */
+  private disable(cpu: number, reason: string, visitor: ReadVisitor): void {
+    this.disabled[cpu] = 1;
+    this.report(visitor, cpu, -1, -1, `${reason}: this CPU is no longer read`);
   }
 
   /** Remembers that the stream was damaged here, and where the damaged events end if known (else -1). */

@@ -1,6 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { RingBuffer, type CorruptionReport, type EventView } from '../../src/index.js';
-import { C_TAIL_PHYS, G_READER_OWNER } from '../../src/ring/layout.js';
+import {
+  C_ABANDONED,
+  C_ABANDON_END,
+  C_DROPPED,
+  C_DROPPED_REPORTED,
+  C_ENTRIES,
+  C_LAST_READ_TS,
+  C_LAST_TS,
+  C_NEXT_INDEX,
+  C_PUBLISHED_TAIL,
+  C_READER_PHYS,
+  C_READ_OFFSET,
+  C_READ_SEQ,
+  C_TAIL_PHYS,
+  C_TAIL_SEQ,
+  G_READER_OWNER,
+} from '../../src/ring/layout.js';
 import { prng, testSeed } from '../seed.js';
 
 /**
@@ -140,5 +156,78 @@ describe('reader over corrupt pages', () => {
     }
     expect(reports).toBeGreaterThan(100);
     expect(soundChecked).toBeGreaterThan(1000);
+  });
+});
+
+describe('reader over a damaged control block', () => {
+  // Every control word the reader reads (its own, and the writer's it looks at) and the slot table.
+  const READER_WORDS_I32 = [C_READER_PHYS, C_READ_OFFSET, C_ABANDONED, C_PUBLISHED_TAIL];
+  const READER_WORDS_F64 = [C_READ_SEQ, C_NEXT_INDEX, C_LAST_READ_TS, C_DROPPED_REPORTED, C_ABANDON_END, C_TAIL_SEQ, C_ENTRIES, C_DROPPED, C_LAST_TS];
+  const junk = (random: () => number): number => {
+    const pick = Math.floor(random() * 6);
+    return [-1, 2 ** 31 - 1, -(2 ** 31), Math.floor(random() * 64), Math.floor(random() * 2 ** 32) | 0, 7][pick]!;
+  };
+  const junkF64 = (random: () => number): number => [NaN, -1, 2 ** 60, Infinity, random() * 1e6, Math.floor(random() * 64)][Math.floor(random() * 6)]!;
+
+  it("damage to one CPU's reader state or slot table is reported, never thrown, and the other CPU reads on intact", () => {
+    const seed = testSeed('reader-corrupt-control');
+    const random = prng(seed);
+    let reports = 0;
+    let otherChecked = 0;
+    for (let round = 0; round < 300; round++) {
+      const mode = random() < 0.5 ? 'overwrite' : 'discard';
+      const rb = RingBuffer.create({ cpus: 2, pagesPerCpu: 3 + Math.floor(random() * 5), pageBytes: 256, maxPayloadBytes: MAX_PAYLOAD, mode, clock: 'counter' });
+      const writers = [rb.writer(0), rb.writer(1)];
+      const reader = rb.reader();
+      const writeSome = (n: number, cpus: readonly number[]): void => {
+        for (let k = 0; k < n; k++) {
+          const cpu = cpus[Math.floor(random() * cpus.length)]!;
+          const w = writers[cpu]!;
+          const index = rb.cpuStats(cpu).entries;
+          const length = lengthOf(cpu, index);
+          const at = w.reserve(3, length);
+          if (at >= 0) {
+            for (let i = 0; i < length; i++) w.u8[at + i] = byteOf(cpu, index, i);
+            w.commit();
+          }
+        }
+      };
+      writeSome(Math.floor(random() * 120), [0, 1]);
+      reader.read({ event: () => {} }, { maxEvents: Math.floor(random() * 20) });
+      writeSome(Math.floor(random() * 40), [0, 1]);
+      const before = oracle(rb);
+
+      // Damage CPU 0 only: a few of the words the reader relies on, or slot words.
+      const hits = 1 + Math.floor(random() * 3);
+      for (let h = 0; h < hits; h++) {
+        const r = random();
+        if (r < 0.4) rb.view.i32[(rb.view.controlBase(0) + READER_WORDS_I32[Math.floor(random() * READER_WORDS_I32.length)]!) >> 2] = junk(random);
+        else if (r < 0.8) rb.view.f64[(rb.view.controlBase(0) + READER_WORDS_F64[Math.floor(random() * READER_WORDS_F64.length)]!) >> 3] = junkF64(random);
+        else rb.view.i32[(rb.view.slotBase(0) >> 2) + Math.floor(random() * rb.config.pagesPerCpu)] = junk(random);
+      }
+
+      const seen = new Map<string, Seen>();
+      const drain = (): void => {
+        reader.drain({
+          event: (e) => void (e.cpu === 1 && seen.set(`1:${e.index}`, recordSeen(rb, e))),
+          corrupt: () => void reports++,
+        });
+      };
+      expect(drain, `round ${round} (SEED=${seed})`).not.toThrow();
+      // CPU 1 was not touched: all of its events come out, intact.
+      for (const [key, s] of before) {
+        if (s.cpu !== 1) continue;
+        otherChecked++;
+        expect(seen.get(key)?.intact, `round ${round} (SEED=${seed}): cpu 1 event ${key}`).toBe(true);
+      }
+      // And it keeps working for CPU 1 (CPU 0's writer may rely on the damaged words: left alone).
+      writeSome(30, [1]);
+      expect(drain, `round ${round} (SEED=${seed}), after more writes`).not.toThrow();
+      const newest = rb.cpuStats(1).entries - 1;
+      if (rb.cpuStats(1).dropped === 0 && newest >= 0) expect(seen.get(`1:${newest}`)?.intact, `round ${round} (SEED=${seed})`).toBe(true);
+      reader.close();
+    }
+    expect(reports).toBeGreaterThan(100);
+    expect(otherChecked).toBeGreaterThan(1000);
   });
 });

@@ -11,7 +11,8 @@ const Tick = defineEvent('tick', { n: 'u32', big: 'u64', label: 'string' });
 describe('log sinks', () => {
   it('streams JSON lines with back-pressure until aborted, and flushes on close', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ringtrace-'));
-    const log = EventLog.create({ slots: 1, pagesPerSlot: 64, pageBytes: 8192, clock: 'counter' });
+    // The ring holds all 20,000 events (~0.8 MB): the sink may fall behind by all of them and lose none.
+    const log = EventLog.create({ slots: 1, pagesPerSlot: 256, pageBytes: 8192, clock: 'counter' });
     try {
       const w = log.writer();
       const controller = new AbortController();
