@@ -37,3 +37,9 @@ export type { EventDescriptor, EventOptions, EventValues, FieldSpec, FieldType }
 export type { EventRecord } from './log/event-codec.js';
 export { BinaryLogSink, JsonLinesSink, installFlightRecorder, loadDump, pipeLog, readBinaryLog, writeDump } from './log/sinks.js';
 export type { LogSink } from './log/sinks.js';
+
+// Exports of log entries to other tools' formats.
+export { toChromeTrace } from './export/chrome-trace.js';
+export type { ChromeTraceEvent } from './export/chrome-trace.js';
+export { writeCtf } from './export/ctf.js';
+export type { CtfTrace } from './export/ctf.js';

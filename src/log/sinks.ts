@@ -167,6 +167,11 @@ const LOST_BYTES = 19;
  * ends with one `corrupt` entry for the tail.
  */
 export function readBinaryLog(path: string): LogEntry[] {
+  return parseBinaryLog(path).entries;
+}
+
+/** readBinaryLog, and the readable schemas the file carries (for exporters that need the field types). */
+export function parseBinaryLog(path: string): { entries: LogEntry[]; schemas: EventDescriptor[] } {
   const file = readFileSync(path);
   if (file.subarray(0, BINARY_MAGIC.length).toString('latin1') !== BINARY_MAGIC) throw new TypeError(`${path} is not a ringtrace binary log (bad magic)`);
   const schemas = new Map<number, EventDescriptor>();
@@ -217,7 +222,7 @@ export function readBinaryLog(path: string): LogEntry[] {
     }
     at += 5 + length;
   }
-  return out;
+  return { entries: out, schemas: [...schemas.values()] };
 }
 
 const DUMP_MAGIC = 'RTDUMP01';

@@ -3,28 +3,32 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from '../exit-codes.js';
 import { integerIn } from '../parse.js';
 import type { LogEntry } from '../../log/event-log.js';
-import { loadDump, readBinaryLog } from '../../log/sinks.js';
+import type { EventDescriptor } from '../../log/event-schema.js';
+import { loadDump, parseBinaryLog } from '../../log/sinks.js';
 import { toChromeTrace } from '../../export/chrome-trace.js';
+import { writeCtf } from '../../export/ctf.js';
 
 interface ReportFlags {
   readonly json?: boolean;
   readonly chrome?: boolean;
+  readonly ctf?: string;
   readonly limit?: number;
 }
 
-/** Reads a dump (writeDump, the flight recorder) or a binary log (BinaryLogSink) into entries. */
-export function readLogFile(path: string): LogEntry[] {
+/** Reads a dump (writeDump, the flight recorder) or a binary log (BinaryLogSink) into entries, with their schemas. */
+export function readLogFile(path: string): { entries: LogEntry[]; schemas: readonly EventDescriptor[] } {
   let magic: string;
   try {
     magic = readFileSync(path).subarray(0, 8).toString('latin1');
   } catch (err) {
     throw new UsageError(`cannot read ${path}: ${(err as Error).message}`);
   }
-  if (magic === 'RTLOG01\n') return readBinaryLog(path);
+  if (magic === 'RTLOG01\n') return parseBinaryLog(path);
   if (magic === 'RTDUMP01') {
     const entries: LogEntry[] = [];
-    loadDump(path).drain((e) => entries.push(e));
-    return entries;
+    const log = loadDump(path);
+    log.drain((e) => entries.push(e));
+    return { entries, schemas: log.registry.all() };
   }
   throw new UsageError(`${path} is neither a ringtrace dump nor a binary log`);
 }
@@ -39,13 +43,22 @@ export function registerReport(program: Command): void {
     .argument('<file>', 'a .dump or binary log file')
     .option('--json', 'one JSON object per line instead of text')
     .option('--chrome', 'Chrome / Perfetto trace JSON (open in ui.perfetto.dev or chrome://tracing)')
+    .option('--ctf <dir>', 'write a CTF 1.8 trace into the new or empty directory dir (babeltrace2, Trace Compass)')
     .option('--limit <n>', 'print at most the last n entries', integerIn(1, 1e9))
     .action((file: string, flags: ReportFlags) => {
-      let entries = readLogFile(file);
+      const read = readLogFile(file);
+      let entries = read.entries;
       // Damage is reported, not fatal: the CORRUPT entries say what and where; stderr says how many.
       const damaged = entries.filter((e) => e.kind === 'corrupt').length;
       if (damaged > 0) process.stderr.write(`report: ${file}: ${damaged} damaged record${damaged === 1 ? '' : 's'} reported as CORRUPT and skipped\n`);
       if (flags.limit !== undefined) entries = entries.slice(-flags.limit);
+      if (flags.ctf !== undefined) {
+        if (flags.chrome === true || flags.json === true) throw new UsageError('--ctf writes a directory; it does not combine with --chrome or --json');
+        const trace = writeCtf(flags.ctf, entries, read.schemas);
+        const streams = trace.files.length - 1;
+        process.stdout.write(`wrote a CTF trace of ${trace.events} entries in ${trace.packets} packet${trace.packets === 1 ? '' : 's'} and ${streams} stream${streams === 1 ? '' : 's'} to ${flags.ctf}: babeltrace2 ${flags.ctf}\n`);
+        return;
+      }
       if (flags.chrome === true) {
         process.stdout.write(`${JSON.stringify(toChromeTrace(entries))}\n`);
         return;

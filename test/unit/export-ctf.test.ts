@@ -1,0 +1,251 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeCtf } from '../../src/export/ctf.js';
+import type { LogEntry } from '../../src/log/event-log.js';
+import { EventLog } from '../../src/log/event-log.js';
+import { defineEvent, type EventDescriptor, type FieldType } from '../../src/log/event-schema.js';
+import { writeDump } from '../../src/log/sinks.js';
+import { testSeed } from '../seed.js';
+
+const root = mkdtempSync(join(tmpdir(), 'ringtrace-ctf-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let dirs = 0;
+const freshDir = (): string => join(root, `trace-${dirs++}`);
+
+interface CtfEvent {
+  readonly stream: string;
+  readonly cpuId: number;
+  readonly name: string;
+  readonly timestamp: bigint;
+  readonly fields: Record<string, unknown>;
+}
+
+interface CtfPacket {
+  readonly stream: string;
+  readonly begin: bigint;
+  readonly end: bigint;
+  readonly discarded: bigint;
+  readonly events: number;
+}
+
+/**
+ * A reader of what this test needs of CTF 1.8, driven by the metadata text: the trace
+ * uuid and byte order, and each event class's fields as TSDL declares them. It reads the
+ * stream files against those declarations, not against the writer's code.
+ */
+function readCtf(dir: string): { events: CtfEvent[]; packets: CtfPacket[] } {
+  const metadata = readFileSync(join(dir, 'metadata'), 'utf8');
+  expect(metadata.startsWith('/* CTF 1.8 */')).toBe(true);
+  expect(metadata).toMatch(/byte_order = le;/);
+  const uuid = /trace \{[^]*?uuid = "([0-9a-f-]{36})";/.exec(metadata)![1]!.replaceAll('-', '');
+  const classes = new Map<number, { name: string; fields: Array<{ type: string; name: string }> }>();
+  for (const m of metadata.matchAll(/event \{\s*name = ("(?:[^"\\]|\\.)*");\s*id = (\d+);\s*stream_id = 0;\s*fields := struct \{([^}]*)\};\s*\};/g)) {
+    const fields = [...m[3]!.matchAll(/^\s*(\w+) (\w+);$/gm)].map((f) => ({ type: f[1]!, name: f[2]!.slice(1) })); // readers strip one leading _
+    classes.set(Number(m[2]), { name: unescapeTsdl(m[1]!), fields });
+  }
+  const events: CtfEvent[] = [];
+  const packets: CtfPacket[] = [];
+  for (const stream of readdirSync(dir).filter((f) => f !== 'metadata').sort()) {
+    const b = readFileSync(join(dir, stream));
+    for (let at = 0; at < b.length; ) {
+      expect(b.readUInt32LE(at)).toBe(0xc1fc1fc1);
+      expect(b.subarray(at + 4, at + 20).toString('hex')).toBe(uuid);
+      expect(b.readUInt32LE(at + 20)).toBe(0);
+      const begin = b.readBigUInt64LE(at + 24);
+      const end = b.readBigUInt64LE(at + 32);
+      const contentBits = Number(b.readBigUInt64LE(at + 40));
+      const packetBits = Number(b.readBigUInt64LE(at + 48));
+      const discarded = b.readBigUInt64LE(at + 56);
+      const cpuId = b.readUInt32LE(at + 64);
+      expect(contentBits % 8).toBe(0);
+      expect(packetBits).toBeGreaterThanOrEqual(contentBits);
+      const stop = at + contentBits / 8;
+      let p = at + 68;
+      let count = 0;
+      let last = begin;
+      while (p < stop) {
+        const c = classes.get(b.readUInt32LE(p))!;
+        expect(c).toBeDefined();
+        const timestamp = b.readBigUInt64LE(p + 4);
+        expect(timestamp >= last && timestamp <= end).toBe(true);
+        last = timestamp;
+        p += 12;
+        const fields: Record<string, unknown> = {};
+        for (const f of c.fields) {
+          switch (f.type) {
+            case 'uint8_t': fields[f.name] = b.readUInt8(p); p += 1; break;
+            case 'uint16_t': fields[f.name] = b.readUInt16LE(p); p += 2; break;
+            case 'uint32_t': fields[f.name] = b.readUInt32LE(p); p += 4; break;
+            case 'int32_t': fields[f.name] = b.readInt32LE(p); p += 4; break;
+            case 'uint64_t': fields[f.name] = b.readBigUInt64LE(p); p += 8; break;
+            case 'double': fields[f.name] = b.readDoubleLE(p); p += 8; break;
+            case 'string': {
+              const nul = b.indexOf(0, p);
+              fields[f.name] = b.subarray(p, nul).toString('utf8');
+              p = nul + 1;
+              break;
+            }
+            default: throw new Error(`metadata declares an unknown type ${f.type}`);
+          }
+        }
+        events.push({ stream, cpuId, name: c.name, timestamp, fields });
+        count++;
+      }
+      expect(p).toBe(stop); // the content size covers the events exactly
+      packets.push({ stream, begin, end, discarded, events: count });
+      at += packetBits / 8;
+    }
+  }
+  return { events, packets };
+}
+
+/** A TSDL string literal's text: C escapes (\\" \\\\ \\n \\t and octal). */
+function unescapeTsdl(literal: string): string {
+  return literal.slice(1, -1).replace(/\\([0-7]{3}|.)/g, (_m, e: string) =>
+    e.length === 3 ? String.fromCharCode(parseInt(e, 8)) : e === 'n' ? '\n' : e === 't' ? '\t' : e,
+  );
+}
+
+/** What a CTF reader should show for an entry, by the module's documented mapping. */
+function expected(e: LogEntry, schemas: ReadonlyMap<string, EventDescriptor>): { name: string; cpuId: number; fields: Record<string, unknown> } {
+  const cpuId = e.slot < 0 ? 0xffffffff : e.slot;
+  if (e.kind === 'lost') return { name: 'ringtrace_lost', cpuId, fields: { count: BigInt(e.count), cause: e.cause, before_index: BigInt(e.beforeIndex) } };
+  if (e.kind === 'corrupt') return { name: 'ringtrace_corrupt', cpuId, fields: { reason: e.reason.replaceAll('\0', '\ufffd') } };
+  const fields: Record<string, unknown> = {};
+  const spec = schemas.get(e.name)!.fields as Record<string, FieldType>;
+  for (const [name, type] of Object.entries(spec)) {
+    const v = e.values[name];
+    fields[name.replaceAll('$', '_')] = type === 'bool' ? (v === true ? 1 : 0) : type === 'string' ? (v as string).replaceAll('\0', '\ufffd') : v;
+  }
+  return { name: e.name, cpuId, fields };
+}
+
+const FIELD_NAMES = ['a', 'b', 'n', 'struct', 'event', 'string', '$x', 'value_2', 'id', 'timestamp'];
+const valueOf: Record<FieldType, fc.Arbitrary<unknown>> = {
+  u8: fc.integer({ min: 0, max: 255 }),
+  u16: fc.integer({ min: 0, max: 0xffff }),
+  u32: fc.integer({ min: 0, max: 0xffffffff }),
+  i32: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+  f64: fc.double({ noNaN: true }),
+  u64: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+  bool: fc.boolean(),
+  string: fc.string({ unit: 'binary', maxLength: 20 }),
+};
+const TYPES = Object.keys(valueOf) as FieldType[];
+
+describe('CTF export', () => {
+  it('round-trips random schemas, names, values, slots, losses and damage through a reader driven by the metadata', () => {
+    const seed = testSeed('export-ctf');
+    const EVENT_NAMES = ['req', 'with "quote"', 'back\\slash', 'new\nline', 'é ✓', 'ctl\u0001x', 'tab\there'];
+    const schemaArb = fc.tuple(
+      fc.constantFrom(...EVENT_NAMES),
+      fc.uniqueArray(fc.constantFrom(...FIELD_NAMES), { minLength: 1, maxLength: 6 }).chain((names) => fc.tuple(...names.map((name) => fc.constantFrom(...TYPES).map((type) => [name, type] as const)))),
+    );
+    const entryArb = fc.record({
+      which: fc.nat(),
+      slot: fc.integer({ min: -1, max: 3 }),
+      kind: fc.nat({ max: 9 }), // 0: lost, 1: corrupt, else an event
+      dt: fc.nat({ max: 1000 }),
+      values: fc.tuple(...TYPES.map((t) => valueOf[t])),
+    });
+    fc.assert(
+      fc.property(fc.uniqueArray(schemaArb, { minLength: 1, maxLength: 3, selector: (s) => s[0] }), fc.array(entryArb, { maxLength: 120 }), (specs, plans) => {
+        const schemas = specs.map(([name, spec]) => defineEvent(name, Object.fromEntries(spec) as Record<string, FieldType>));
+        const byName = new Map(schemas.map((d) => [d.name, d]));
+        const entries: LogEntry[] = [];
+        const clock = new Map<number, number>();
+        plans.forEach(({ which, slot, kind, dt, values }, i) => {
+          const ts = (clock.get(slot) ?? 1000) + dt;
+          clock.set(slot, ts);
+          if (kind === 0 && slot >= 0) entries.push({ kind: 'lost', slot, count: (which % 500) + 1, cause: (['overrun', 'dropped', 'corrupt'] as const)[which % 3]!, beforeIndex: which });
+          else if (kind === 1 || slot < 0) entries.push({ kind: 'corrupt', slot, reason: `damage ${which} é\u0000x` });
+          else {
+            const d = schemas[which % schemas.length]!;
+            const v: Record<string, unknown> = {};
+            for (const [name, type] of Object.entries(d.fields as Record<string, FieldType>)) v[name] = values[TYPES.indexOf(type)];
+            entries.push({ kind: 'event', name: d.name, slot, index: i, timestamp: ts, values: v, truncated: false });
+          }
+        });
+        const dir = freshDir();
+        const trace = writeCtf(dir, entries, schemas);
+        const { events, packets } = readCtf(dir);
+        expect(trace.events).toBe(entries.length);
+        expect(trace.packets).toBe(packets.length);
+        // Stream by stream, the entries in order, each as the mapping says.
+        for (const slot of new Set(entries.map((e) => e.slot))) {
+          const cpuId = slot < 0 ? 0xffffffff : slot;
+          const want = entries.filter((e) => e.slot === slot).map((e) => expected(e, byName));
+          const got = events.filter((e) => e.cpuId === cpuId);
+          expect(got.map((e) => ({ name: e.name, cpuId: e.cpuId, fields: e.fields }))).toEqual(want);
+          // Events carry their timestamps; lost and corrupt entries the last one before them.
+          let last = 0n;
+          entries
+            .filter((e) => e.slot === slot)
+            .forEach((e, k) => {
+              if (e.kind === 'event') last = BigInt(e.timestamp);
+              expect(got[k]!.timestamp).toBe(last);
+            });
+          // The last packet's events_discarded is every loss of the stream.
+          const lostTotal = entries.reduce((sum, e) => sum + (e.slot === slot && e.kind === 'lost' ? e.count : 0), 0);
+          expect(packets.filter((p) => p.stream === (slot < 0 ? 'stream_damage' : `stream_${slot}`)).at(-1)!.discarded).toBe(BigInt(lostTotal));
+        }
+      }),
+      { seed, numRuns: 60 },
+    );
+  });
+
+  it('cuts a long stream into packets of 4,096 events, each with its time range and the losses so far', () => {
+    const Tick = defineEvent('tick', { n: 'u32' });
+    const entries: LogEntry[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      if (i === 5_000) entries.push({ kind: 'lost', slot: 0, count: 77, cause: 'overrun', beforeIndex: 5_077 });
+      entries.push({ kind: 'event', name: 'tick', slot: 0, index: i, timestamp: 10 * i, values: { n: i }, truncated: false });
+    }
+    const dir = freshDir();
+    writeCtf(dir, entries, [Tick]);
+    const { events, packets } = readCtf(dir);
+    expect(packets.map((p) => p.events)).toEqual([4096, 4096, 1809]);
+    expect(packets.map((p) => p.discarded)).toEqual([0n, 77n, 77n]);
+    expect(packets[0]!.begin).toBe(0n);
+    expect(packets[0]!.end).toBe(40_950n);
+    expect(packets[1]!.begin).toBe(40_960n);
+    expect(events.filter((e) => e.name === 'tick').map((e) => e.fields['n'])).toEqual([...Array(10_000).keys()]);
+  });
+
+  it('refuses a directory that is not empty, and an event without a schema, writing nothing', () => {
+    const Tick = defineEvent('tick', { n: 'u32' });
+    const dir = freshDir();
+    writeCtf(dir, [], [Tick]);
+    expect(() => writeCtf(dir, [], [Tick])).toThrow(/is not empty/);
+    const other = freshDir();
+    expect(() => writeCtf(other, [{ kind: 'event', name: 'nope', slot: 0, index: 0, timestamp: 0, values: {}, truncated: false }], [Tick])).toThrow(TypeError);
+    expect(() => readdirSync(other)).toThrow(); // nothing was created
+  });
+
+  it('ringtrace report --ctf writes a flight-recorder dump as a trace', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const bin = new URL('../../bin/ringtrace.js', import.meta.url).pathname;
+    const Req = defineEvent('req', { status: 'u16', micros: 'f64', ok: 'bool', path: 'string' });
+    const log = EventLog.create({ slots: 1, pagesPerSlot: 4, pageBytes: 4096, clock: 'counter' });
+    try {
+      const w = log.writer();
+      for (let n = 0; n < 20; n++) w.emit(Req, { status: 200 + n, micros: n / 2, ok: n % 2 === 0, path: `/r/${n}` });
+      const dump = join(root, 'report.dump');
+      writeDump(log, dump);
+      const dir = freshDir();
+      const r = spawnSync(process.execPath, [bin, 'report', dump, '--ctf', dir], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/wrote a CTF trace of 20 entries in 1 packet and 1 stream/);
+      const { events } = readCtf(dir);
+      expect(events.map((e) => e.fields)).toEqual([...Array(20).keys()].map((n) => ({ status: 200 + n, micros: n / 2, ok: n % 2 === 0 ? 1 : 0, path: `/r/${n}` })));
+      const again = spawnSync(process.execPath, [bin, 'report', dump, '--ctf', dir], { encoding: 'utf8' });
+      expect(again.status).toBe(2);
+      expect(again.stderr).toMatch(/is not empty/);
+    } finally {
+      await log.close();
+    }
+  });
+});
