@@ -33,8 +33,19 @@ import { schemaToJson, type EventDescriptor, type FieldType } from '../log/event
 const CTF_MAGIC = 0xc1fc1fc1;
 /** Events per packet, at most. */
 const PACKET_EVENTS = 4096;
-const PACKET_HEADER_BYTES = 4 + 16 + 4;
-const PACKET_CONTEXT_BYTES = 8 * 5 + 4;
+// A packet's header and context, by byte offset from the packet's start (the metadata's
+// packet.header and packet.context, in order; everything is byte-aligned).
+const K_MAGIC = 0; // u32
+const K_UUID = 4; // u8[16]
+const K_STREAM_ID = 20; // u32
+const K_TIMESTAMP_BEGIN = 24; // u64
+const K_TIMESTAMP_END = 32; // u64
+const K_CONTENT_SIZE = 40; // u64, bits
+const K_PACKET_SIZE = 48; // u64, bits
+const K_EVENTS_DISCARDED = 56; // u64
+const K_CPU_ID = 64; // u32
+/** Where the packet's first event starts. */
+const K_EVENTS = 68;
 /** The cpu_id of the stream of damage not tied to a slot. */
 const NO_SLOT_CPU_ID = 0xffffffff;
 
@@ -228,9 +239,10 @@ class ByteSink {
     return at;
   }
 
-  u8(v: number): void {
-    const at = this.room(1);
-    this.bytes.writeUInt8(v, at);
+  /** Reserves n zeroed bytes (filled in later through `bytes`). */
+  skip(n: number): void {
+    const at = this.room(n);
+    this.bytes.fill(0, at, at + n);
   }
 
   u32(v: number): void {
@@ -317,27 +329,27 @@ class StreamWriter {
     this.packetStart = out.length;
     this.packetEvents = 0;
     this.firstTimestamp = ts;
-    out.u32(CTF_MAGIC);
-    for (let i = 0; i < 16; i++) out.u8(this.uuid[i]!);
-    out.u32(0); // stream id
-    // The context is filled in when the packet closes (its sizes and end are known then).
-    for (let i = 0; i < 5; i++) out.u64(0n);
-    out.u32(this.cpuId);
+    out.skip(K_EVENTS);
+    const b = out.bytes;
+    const at = this.packetStart;
+    b.writeUInt32LE(CTF_MAGIC, at + K_MAGIC);
+    this.uuid.copy(b, at + K_UUID);
+    b.writeUInt32LE(0, at + K_STREAM_ID);
+    b.writeUInt32LE(this.cpuId, at + K_CPU_ID);
+    // The rest of the context is filled in when the packet closes (its sizes and end are known then).
     this.packets++;
   }
 
   private closePacket(): void {
     if (this.packetStart < 0) return;
-    const at = this.packetStart + PACKET_HEADER_BYTES;
-    const bits = BigInt((this.out.length - this.packetStart) * 8);
+    const at = this.packetStart;
+    const bits = BigInt((this.out.length - at) * 8);
     const b = this.out.bytes;
-    b.writeBigUInt64LE(BigInt(this.firstTimestamp), at);
-    b.writeBigUInt64LE(BigInt(this.lastTimestamp), at + 8);
-    b.writeBigUInt64LE(bits, at + 16);
-    b.writeBigUInt64LE(bits, at + 24);
-    b.writeBigUInt64LE(BigInt(this.discarded), at + 32);
+    b.writeBigUInt64LE(BigInt(this.firstTimestamp), at + K_TIMESTAMP_BEGIN);
+    b.writeBigUInt64LE(BigInt(this.lastTimestamp), at + K_TIMESTAMP_END);
+    b.writeBigUInt64LE(bits, at + K_CONTENT_SIZE);
+    b.writeBigUInt64LE(bits, at + K_PACKET_SIZE); // no padding after the content
+    b.writeBigUInt64LE(BigInt(this.discarded), at + K_EVENTS_DISCARDED);
     this.packetStart = -1;
   }
 }
-
-export const CTF_PACKET_PREAMBLE_BYTES = PACKET_HEADER_BYTES + PACKET_CONTEXT_BYTES;
