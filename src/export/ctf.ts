@@ -46,6 +46,9 @@ const K_EVENTS_DISCARDED = 56; // u64
 const K_CPU_ID = 64; // u32
 /** Where the packet's first event starts. */
 const K_EVENTS = 68;
+/** The export's own event classes, after the schemas': where losses and damage happened. */
+const LOST_EVENT = 'ringtrace_lost';
+const CORRUPT_EVENT = 'ringtrace_corrupt';
 /** The cpu_id of the stream of damage not tied to a slot. */
 const NO_SLOT_CPU_ID = 0xffffffff;
 
@@ -80,18 +83,19 @@ interface CtfEventClass {
 export function writeCtf(dir: string, entries: readonly LogEntry[], schemas: readonly EventDescriptor[]): CtfTrace {
   const classes = new Map<string, CtfEventClass>();
   for (const d of schemas) {
+    if (d.name === LOST_EVENT || d.name === CORRUPT_EVENT) throw new TypeError(`writeCtf: the event name ${JSON.stringify(d.name)} is taken by the export's own losses and damage events; rename the event`);
     if (!classes.has(d.name)) classes.set(d.name, { id: classes.size, name: d.name, fields: schemaToJson(d).fields });
   }
   const lost: CtfEventClass = {
     id: classes.size,
-    name: 'ringtrace_lost',
+    name: LOST_EVENT,
     fields: [
       { name: 'count', type: 'u64' },
       { name: 'cause', type: 'string' },
       { name: 'before_index', type: 'u64' },
     ],
   };
-  const corrupt: CtfEventClass = { id: classes.size + 1, name: 'ringtrace_corrupt', fields: [{ name: 'reason', type: 'string' }] };
+  const corrupt: CtfEventClass = { id: classes.size + 1, name: CORRUPT_EVENT, fields: [{ name: 'reason', type: 'string' }] };
   for (const e of entries) {
     if (e.kind === 'event' && !classes.has(e.name)) throw new TypeError(`writeCtf: event ${JSON.stringify(e.name)} has no schema among the ${schemas.length} given`);
   }

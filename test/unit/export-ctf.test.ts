@@ -215,7 +215,7 @@ describe('CTF export', () => {
     expect(events.filter((e) => e.name === 'tick').map((e) => e.fields['n'])).toEqual([...Array(10_000).keys()]);
   });
 
-  it('refuses a directory that is not empty, and an event without a schema, writing nothing', () => {
+  it('refuses a directory that is not empty, an event without a schema and a schema named like its own events, writing nothing', () => {
     const Tick = defineEvent('tick', { n: 'u32' });
     const dir = freshDir();
     writeCtf(dir, [], [Tick]);
@@ -223,6 +223,7 @@ describe('CTF export', () => {
     const other = freshDir();
     expect(() => writeCtf(other, [{ kind: 'event', name: 'nope', slot: 0, index: 0, timestamp: 0, values: {}, truncated: false }], [Tick])).toThrow(TypeError);
     expect(() => readdirSync(other)).toThrow(); // nothing was created
+    expect(() => writeCtf(other, [], [defineEvent('ringtrace_lost', { n: 'u32' })])).toThrow(/is taken by the export's own/);
   });
 
   it('ringtrace report --ctf writes a flight-recorder dump as a trace', async () => {
