@@ -259,11 +259,18 @@ export class EventLog {
         n = reader.read(visitor, { maxEvents: EVENTS_BATCH });
         yield* batch;
         batch.length = 0;
+        // Writers that keep the batches full must not starve this thread's event loop
+        // (timers, I/O, the abort): let it turn once per full batch.
+        if (n === EVENTS_BATCH) await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      reader.reportDrops(visitor);
-      yield* batch;
-      batch.length = 0;
-      if (aborted) return;
+      if (aborted) {
+        // The last pass: the drops after the last page read, which no page will announce
+        // now. (While writers run, the pages they open announce the drops before them, in
+        // place.)
+        reader.reportDrops(visitor);
+        yield* batch;
+        return;
+      }
       await new Promise<void>((resolve) => {
         const signal = options.signal;
         // Wakes on the timer or on abort, and leaves no listener behind either way.

@@ -14,6 +14,7 @@ import { NmiEntryMode } from './patch-area.js';
 import type { NmiSourceResult, NmiSourceStart } from './nmi-source.js';
 import { FUNCTION_ENTRY_BYTES, MachineEvent } from './tracer.js';
 import type { StreamFormat } from '../check/stream-payload.js';
+import { checkNumberOption } from '../option-check.js';
 
 /** The machine's trace: one stream per context level, plus fault events. */
 export const MACHINE_FORMAT: StreamFormat = {
@@ -108,13 +109,6 @@ function nmiSitesOf(options: MachineOptions, sites: number): readonly number[] {
   return options.nmiSites ?? [0, 1, 2, 3].filter((s) => s < sites);
 }
 
-function check(name: string, value: number, min: number, max: number, integer: boolean): number {
-  if (typeof value !== 'number') throw new TypeError(`options.${name} must be a number (got ${typeof value})`);
-  if (!(value >= min && value <= max) || (integer && !Number.isInteger(value))) {
-    throw new RangeError(`options.${name} must be ${integer ? 'an integer' : 'a number'} between ${min} and ${max} (got ${value})`);
-  }
-  return value;
-}
 
 /**
  * The simulated machine: N CPU worker threads (long tasks on a piscina pool of exactly
@@ -182,17 +176,17 @@ export class Machine {
 
   /** Boots the machine and returns once every CPU runs. Options are validated. */
   static async start(options: MachineOptions = {}): Promise<Machine> {
-    const cpus = check('cpus', options.cpus ?? 2, 1, 64, true);
-    const sites = check('sites', options.sites ?? 20_000, 1, 1_000_000, true);
+    const cpus = checkNumberOption('cpus', options.cpus ?? 2, 1, 64, true);
+    const sites = checkNumberOption('sites', options.sites ?? 20_000, 1, 1_000_000, true);
     const seed = (options.seed ?? Math.random() * 2 ** 32) >>> 0;
-    check('nmiPerSecond', options.nmiPerSecond ?? 10_000, 0, 1e6, false);
-    const notraceFraction = check('notraceFraction', options.notraceFraction ?? 0.01, 0, 1, false);
+    checkNumberOption('nmiPerSecond', options.nmiPerSecond ?? 10_000, 0, 1e6, false);
+    const notraceFraction = checkNumberOption('notraceFraction', options.notraceFraction ?? 0.01, 0, 1, false);
     const traced = options.traced ?? 'all';
-    const tracedFraction = traced === 'all' ? 1 : traced === 'none' ? 0 : check('traced', traced, 0, 1, false);
-    for (const s of [...(options.nmiSites ?? []), ...(options.tracerSites ?? [])]) check('nmiSites/tracerSites entry', s, 0, sites - 1, true);
-    const timeoutMs = check('timeoutMs', options.timeoutMs ?? 30_000, 1, 2 ** 31 - 1, true);
-    check('idleProbability', options.idleProbability ?? 0.001, 0, 1, false);
-    check('idleMs', options.idleMs ?? 0.2, 0, 60_000, false);
+    const tracedFraction = traced === 'all' ? 1 : traced === 'none' ? 0 : checkNumberOption('traced', traced, 0, 1, false);
+    for (const s of [...(options.nmiSites ?? []), ...(options.tracerSites ?? [])]) checkNumberOption('nmiSites/tracerSites entry', s, 0, sites - 1, true);
+    const timeoutMs = checkNumberOption('timeoutMs', options.timeoutMs ?? 30_000, 1, 2 ** 31 - 1, true);
+    checkNumberOption('idleProbability', options.idleProbability ?? 0.001, 0, 1, false);
+    checkNumberOption('idleMs', options.idleMs ?? 0.2, 0, 60_000, false);
     new FetchModel(1, () => 0, options.fetch); // validates the fetch options here, not in a CPU thread
     const memory = MachineMemory.create(cpus, sites, {
       pagesPerCpu: options.ring?.pagesPerCpu ?? 256,

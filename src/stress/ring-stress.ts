@@ -8,6 +8,7 @@ import type { ReaderStart, WriterStart } from './stress-messages.js';
 import { type CpuReconciliation, reconcile } from '../check/stream-verifier.js';
 import { StressWorker } from './stress-worker.js';
 import { STRESS_STREAMS } from './stress-writer.js';
+import { checkNumberOption } from '../option-check.js';
 
 export interface RingStressOptions {
   /** CPU buffers, one writer thread each (plus one reader thread). Defaults to 2. */
@@ -73,12 +74,6 @@ export interface RingStressResult {
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
-function checkNumber(name: string, value: number, min: number, max: number, integer: boolean): void {
-  if (typeof value !== 'number') throw new TypeError(`options.${name} must be a number (got ${typeof value})`);
-  if (!(value >= min && value <= max) || (integer && !Number.isInteger(value))) {
-    throw new RangeError(`options.${name} must be ${integer ? 'an integer' : 'a number'} between ${min} and ${max} (got ${value})`);
-  }
-}
 
 /**
  * Runs one multi-thread stress run of the ring buffer: one writer thread per CPU buffer
@@ -94,11 +89,11 @@ export async function runRingStress(options: RingStressOptions = {}): Promise<Ri
   const maxDepth = options.maxDepth ?? STRESS_STREAMS;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const seed = (options.seed ?? Math.random() * 2 ** 32) >>> 0;
-  checkNumber('cpus', cpus, 1, 64, true);
-  checkNumber('seconds', seconds, 0.001, 86_400, false);
-  checkNumber('nmiPerSecond', nmiPerSecond, 0, 1e7, false);
-  checkNumber('maxDepth', maxDepth, 1, STRESS_STREAMS, true);
-  checkNumber('timeoutMs', timeoutMs, 1, 2 ** 31 - 1, true);
+  checkNumberOption('cpus', cpus, 1, 64, true);
+  checkNumberOption('seconds', seconds, 0.001, 86_400, false);
+  checkNumberOption('nmiPerSecond', nmiPerSecond, 0, 1e7, false);
+  checkNumberOption('maxDepth', maxDepth, 1, STRESS_STREAMS, true);
+  checkNumberOption('timeoutMs', timeoutMs, 1, 2 ** 31 - 1, true);
   const ring = RingBuffer.create({
     cpus,
     ...(options.pagesPerCpu !== undefined ? { pagesPerCpu: options.pagesPerCpu } : {}),

@@ -6,6 +6,8 @@
  */
 import type { StressWriterResult } from './stress-writer.js';
 import type { VerifierSummary } from '../check/stream-verifier.js';
+import type { EventLogHandle } from '../log/event-log.js';
+import type { LogWriterResult } from './log-stress-writer.js';
 
 export interface WriterStart {
   readonly kind: 'writer';
@@ -32,7 +34,18 @@ export interface ReaderStart {
   readonly runTimeoutMs: number;
 }
 
-export type StressStart = WriterStart | ReaderStart;
+/** A writer thread of `ringtrace stress log`. */
+export interface LogWriterStart {
+  readonly kind: 'log-writer';
+  readonly log: EventLogHandle;
+  readonly control: SharedArrayBuffer;
+  readonly thread: number;
+  readonly seed: number;
+  readonly startTimeoutMs: number;
+  readonly runTimeoutMs: number;
+}
+
+export type StressStart = WriterStart | ReaderStart | LogWriterStart;
 
 export type StressMessage =
   /** Views built, role claimed; waiting for go. */
@@ -40,6 +53,8 @@ export type StressMessage =
   /** The writer saw stop, closed its CPU buffer and reports its own counts. */
   | { readonly type: 'writer-done'; readonly result: StressWriterResult }
   /** The reader drained the ring after writers-done. */
-  | { readonly type: 'reader-done'; readonly summary: VerifierSummary; readonly delivered: number };
+  | { readonly type: 'reader-done'; readonly summary: VerifierSummary; readonly delivered: number }
+  /** A log writer saw stop, closed its writer and reports its own counts. */
+  | { readonly type: 'log-writer-done'; readonly result: LogWriterResult };
 
 export type StressMessageType = StressMessage['type'];

@@ -58,3 +58,26 @@ describe('ringtrace stress ring', () => {
     expect(r.stdout).toMatch(/--page-bytes <b>/);
   });
 });
+
+describe('ringtrace stress log', () => {
+  it('--json prints one JSON object and exits 0 on a clean run', () => {
+    const seed = testSeed('stress-cli log');
+    const r = ringtrace('stress', 'log', '--threads', '3', '--slots', '2', '--seconds', '0.5', '--pages', '8', '--seed', String(seed), '--json');
+    expect(r.status, r.stderr + r.stdout).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const out = JSON.parse(lines[0]!) as Record<string, unknown>;
+    for (const key of ['seed', 'threads', 'slots', 'emitted', 'stored', 'refused', 'delivered', 'lostDropped', 'corrupt', 'outOfOrder', 'unaccounted', 'perThread']) {
+      expect(out, key).toHaveProperty(key);
+    }
+    expect(out['seed']).toBe(seed);
+    expect(out['corrupt']).toBe(0);
+    expect(out['unaccounted']).toBe(0);
+  });
+
+  it('bad arguments exit 2 naming the option', () => {
+    const r = ringtrace('stress', 'log', '--threads', '0');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--threads/);
+  });
+});

@@ -82,7 +82,7 @@ describe('EventLog in one thread', () => {
     }
   });
 
-  it('events() yields a long backlog in bounded batches, in order, with the drops where they are', async () => {
+  it('events() yields a long backlog in bounded batches, in order, with the drops where they are, letting the event loop turn', async () => {
     // Discard mode with a backlog bigger than the ring: reads and drops both happen.
     const log = EventLog.create({ slots: 1, pagesPerSlot: 512, pageBytes: 4096, mode: 'discard', clock: 'counter' });
     try {
@@ -98,6 +98,9 @@ describe('EventLog in one thread', () => {
       let events = 0;
       let lost = 0;
       let readWhenFirstSeen = -1;
+      // A timer set now must fire while the backlog is consumed: full batches do not starve the event loop.
+      let eventsWhenTimerFired = -1;
+      setTimeout(() => (eventsWhenTimerFired = events), 0);
       for await (const e of log.events({ signal: controller.signal })) {
         if (readWhenFirstSeen < 0) readWhenFirstSeen = log.stats().slots[0]!.read;
         if (e.kind === 'event') expect(e.values['n']).toBe(events++);
@@ -105,6 +108,8 @@ describe('EventLog in one thread', () => {
       }
       // The first event came out before the reader had read more than one batch.
       expect(readWhenFirstSeen).toBeLessThanOrEqual(1024);
+      expect(eventsWhenTimerFired).toBeGreaterThan(0);
+      expect(eventsWhenTimerFired).toBeLessThan(events);
       expect(events).toBe(stored);
       expect(events + lost).toBe(total);
     } finally {
