@@ -12,7 +12,7 @@ import { checkNumberOption } from '../option-check.js';
 export interface LogStressOptions {
   /** Writer threads. Defaults to 4. */
   readonly threads?: number;
-  /** Writer slots of the log; threads beyond them share the last one. Defaults to 2. */
+  /** Writer slots of the log; when there are more threads, those beyond the first slots - 1 share the last one (so at least 2). Defaults to 2. */
   readonly slots?: number;
   /** How long the writers write, seconds. Defaults to 1. */
   readonly seconds?: number;
@@ -143,9 +143,12 @@ export async function runLogStress(options: LogStressOptions = {}): Promise<LogS
   checkNumberOption('slots', slots, 1, 64, true);
   checkNumberOption('seconds', seconds, 0.001, 86_400, false);
   checkNumberOption('timeoutMs', timeoutMs, 1, 2 ** 31 - 1, true);
+  if (threads > slots && slots < 2) {
+    throw new RangeError(`options.slots must be at least 2 when options.threads (${threads}) exceeds it: the last slot is the shared one (got ${slots})`);
+  }
   const log = EventLog.create({
     slots,
-    onSlotsExhausted: 'shared',
+    onSlotsExhausted: threads > slots ? 'shared' : 'error',
     mode: options.mode ?? 'discard',
     clock: options.clock ?? 'hrtime',
     ...(options.pagesPerSlot !== undefined ? { pagesPerSlot: options.pagesPerSlot } : {}),

@@ -39,5 +39,6 @@ describe('EventLog stress on worker threads (ringtrace stress log)', () => {
   it('rejects bad options with the option named', async () => {
     await expect(runLogStress({ threads: 0 })).rejects.toThrow(/options\.threads must be an integer between 1 and 64 \(got 0\)/);
     await expect(runLogStress({ seconds: -1 })).rejects.toThrow(RangeError);
+    await expect(runLogStress({ threads: 3, slots: 1 })).rejects.toThrow(/options\.slots must be at least 2 when options\.threads \(3\) exceeds it/);
   });
 });
