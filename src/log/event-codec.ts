@@ -21,6 +21,11 @@
  *
  * `decode` turns a payload back into a plain object, or `null` when the bytes cannot be a
  * payload of that schema (the caller reports corruption); it never throws on bad bytes.
+ * Like the encoders, each schema's decoder is generated (`compile`): it checks the bytes,
+ * then builds one object literal in declaration order, so a schema's decoded objects share
+ * a hidden class; short ASCII strings are sliced natively, others go through a fatal
+ * TextDecoder. (About twice as fast as the generic loop it replaced: 200–400 ns against
+ * 440–830 ns a `drain`ed event, this machine.)
  */
 import {
   type EventDescriptor,
@@ -78,6 +83,39 @@ function viewOf(u8: Uint8Array): DataView {
 // a leading U+FEFF, which is part of the string that was encoded.
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/** Buffer views of the memories strings are read from (Buffer's latin1 slice is native and fast). */
+const buffers = new WeakMap<ArrayBufferLike, Buffer>();
+
+/**
+ * The string of `n` UTF-8 bytes at `u8[at]`, or null if they are not UTF-8. Most strings
+ * are short ASCII: those take a byte check and a native latin1 slice (ASCII is latin1);
+ * the rest go through the fatal TextDecoder.
+ */
+function readUtf8(u8: Uint8Array, at: number, n: number): string | null {
+  if (n === 0) return '';
+  let ascii = true;
+  for (let i = at; i < at + n; i++) {
+    if (u8[i]! >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) {
+    let b = buffers.get(u8.buffer);
+    if (b === undefined) {
+      b = Buffer.from(u8.buffer, 0, u8.buffer.byteLength);
+      buffers.set(u8.buffer, b);
+    }
+    const base = u8.byteOffset;
+    return b.toString('latin1', base + at, base + at + n);
+  }
+  try {
+    return utf8Decoder.decode(u8.subarray(at, at + n));
+  } catch {
+    return null; // not UTF-8: the encoder never writes that
+  }
+}
+
 /**
  * UTF-8 length of `s` (lone surrogates count as U+FFFD, 3 bytes, as TextEncoder writes
  * them). If it exceeds `limit`, returns `~fit` (negative), where `fit` is the length of
@@ -134,6 +172,12 @@ interface CompiledEncoder {
   write(values: object, view: DataView, u8: Uint8Array, offset: number): number;
   /** Full validation, fast: the payload length, or -1 if any value is wrong (then `check` says why). */
   validate(values: unknown): number;
+  /**
+   * Reads a payload (bounds already checked to be integers inside `u8`): its fields in
+   * declaration order, or null if the bytes cannot be a payload of this schema; the
+   * truncated flag goes to `flagsOut`.
+   */
+  decode(view: DataView, u8: Uint8Array, o: number, length: number, flagsOut: { truncated: boolean }): Record<string, unknown> | null;
 }
 
 const encoders = new WeakMap<EventDescriptor, CompiledEncoder>();
@@ -244,6 +288,44 @@ function compile(d: EventDescriptor): CompiledEncoder {
     [FieldCode.bool]: 'false',
     [FieldCode.string]: "''",
   };
+  const getter: Record<FieldCode, string> = {
+    [FieldCode.f64]: 'view.getFloat64(o + OFF, true)',
+    [FieldCode.u64]: 'view.getBigUint64(o + OFF, true)',
+    [FieldCode.u32]: 'view.getUint32(o + OFF, true)',
+    [FieldCode.i32]: 'view.getInt32(o + OFF, true)',
+    [FieldCode.u16]: 'view.getUint16(o + OFF, true)',
+    [FieldCode.u8]: 'u8[o + OFF]',
+    [FieldCode.bool]: '',
+    [FieldCode.string]: '',
+  };
+  // Bools and strings are checked before the object is made; the literal then lists every
+  // field in declaration order, so each schema's decoded objects share one hidden class.
+  const decode = [
+    `if (length < ${d.fixedBytes}) return null;`,
+    'const end = o + length;',
+    'if (end > u8.length) return null;',
+    `const flags = u8[o + ${d.flagsOffset}];`,
+    `if ((flags & ~${FLAG_TRUNCATED}) !== 0${strings.length === 0 ? ' || flags !== 0' : ''}) return null;`,
+    ...fixed.filter((s) => s.code === FieldCode.bool).map((s) => `const b_${s.name} = u8[o + ${s.offset}]; if (b_${s.name} > 1) return null;`),
+    `let at = o + ${d.stringsOffset};`,
+    'let n = 0;',
+    ...strings.map(
+      (s) =>
+        `if (at + ${STRING_LENGTH_BYTES} > end) return null; n = view.getUint16(at, true); at += ${STRING_LENGTH_BYTES}; ` +
+        `if (n > ${max} || at + n > end) return null; const s_${s.name} = readUtf8(u8, at, n); if (s_${s.name} === null) return null; at += n;`,
+    ),
+    'if (at !== end) return null;',
+    `flagsOut.truncated = (flags & ${FLAG_TRUNCATED}) !== 0;`,
+    `return { ${(declared as FieldSlot[])
+      .map((s) =>
+        s.code === FieldCode.string
+          ? `${s.name}: s_${s.name}`
+          : s.code === FieldCode.bool
+            ? `${s.name}: b_${s.name} === 1`
+            : `${s.name}: ${getter[s.code].replace('OFF', String(s.offset))}`,
+      )
+      .join(', ')} };`,
+  ];
   const source = [
     "'use strict';",
     `function EventRecord() {\n    ${(declared as FieldSlot[]).map((s) => `this.${s.name} = ${zero[s.code]};`).join('\n    ')}\n  }`,
@@ -252,10 +334,15 @@ function compile(d: EventDescriptor): CompiledEncoder {
     `  length: function length(v) {\n    ${length.join('\n    ')}\n  },`,
     `  write: function write(v, view, u8, o) {\n    ${write.join('\n    ')}\n  },`,
     `  validate: function validate(v) {\n    ${validate.join('\n    ')}\n  },`,
+    `  decode: function decode(view, u8, o, length, flagsOut) {\n    ${decode.join('\n    ')}\n  },`,
     '};',
   ].join('\n');
-  const make = new Function('utf8Fit', 'writeUtf8', source) as (fit: typeof utf8Fit, put: typeof writeUtf8) => CompiledEncoder;
-  return make(utf8Fit, writeUtf8);
+  const make = new Function('utf8Fit', 'writeUtf8', 'readUtf8', source) as (
+    fit: typeof utf8Fit,
+    put: typeof writeUtf8,
+    get: typeof readUtf8,
+  ) => CompiledEncoder;
+  return make(utf8Fit, writeUtf8, readUtf8);
 }
 
 function describe(value: unknown): string {
@@ -418,65 +505,26 @@ export function decode<F extends FieldSpec>(
   offset: number,
   length: number,
 ): DecodedEvent<F> | null {
-  const d = descriptor as EventDescriptor;
-  if (!(Number.isInteger(offset) && Number.isInteger(length) && offset >= 0 && length >= d.fixedBytes)) return null;
-  const end = offset + length;
-  if (end > u8.length) return null;
-  const layout = d.layout;
-  const flags = u8[offset + d.flagsOffset]!;
-  if ((flags & ~FLAG_TRUNCATED) !== 0 || (flags !== 0 && d.fixedCount === layout.length)) return null;
-  const view = viewOf(u8);
-  // Keys in declaration order, whatever the payload order.
-  const out: Record<string, unknown> = {};
-  for (const name of Object.keys(d.fields)) out[name] = undefined;
-  for (let i = 0; i < d.fixedCount; i++) {
-    const slot = layout[i]!;
-    const at = offset + slot.offset;
-    switch (slot.code) {
-      case FieldCode.f64:
-        out[slot.name] = view.getFloat64(at, true);
-        break;
-      case FieldCode.u64:
-        out[slot.name] = view.getBigUint64(at, true);
-        break;
-      case FieldCode.u32:
-        out[slot.name] = view.getUint32(at, true);
-        break;
-      case FieldCode.i32:
-        out[slot.name] = view.getInt32(at, true);
-        break;
-      case FieldCode.u16:
-        out[slot.name] = view.getUint16(at, true);
-        break;
-      case FieldCode.u8:
-        out[slot.name] = u8[at]!;
-        break;
-      default: {
-        const b = u8[at]!;
-        if (b > 1) return null;
-        out[slot.name] = b === 1;
-      }
-    }
-  }
-  const max = d.options.maxStringBytes;
-  let at = offset + d.stringsOffset;
-  for (let i = d.fixedCount; i < layout.length; i++) {
-    if (at + STRING_LENGTH_BYTES > end) return null;
-    const bytes = view.getUint16(at, true);
-    at += STRING_LENGTH_BYTES;
-    if (bytes > max || at + bytes > end) return null;
-    let s = '';
-    if (bytes > 0) {
-      try {
-        s = utf8Decoder.decode(u8.subarray(at, at + bytes));
-      } catch {
-        return null; // not UTF-8: the encoder never writes that
-      }
-    }
-    out[layout[i]!.name] = s;
-    at += bytes;
-  }
-  if (at !== end) return null;
-  out['truncated'] = (flags & FLAG_TRUNCATED) !== 0;
+  const out = decodeFields(descriptor, u8, offset, length, decodeFlags);
+  if (out === null) return null;
+  out['truncated'] = decodeFlags.truncated;
   return out as DecodedEvent<F>;
+}
+
+/** Scratch for `decode`'s truncated flag. */
+const decodeFlags = { truncated: false };
+
+/**
+ * `decode` without the `truncated` key: the fields alone, in declaration order, and the
+ * flag in `flagsOut` (what a consumer building its own entry wants; no copy).
+ */
+export function decodeFields(
+  descriptor: EventDescriptor,
+  u8: Uint8Array,
+  offset: number,
+  length: number,
+  flagsOut: { truncated: boolean },
+): Record<string, unknown> | null {
+  if (!(Number.isInteger(offset) && Number.isInteger(length) && offset >= 0 && length >= 0)) return null;
+  return encoderOf(descriptor).decode(viewOf(u8), u8, offset, length, flagsOut);
 }

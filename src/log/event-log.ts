@@ -6,7 +6,7 @@ import type { CorruptionReport, EventView, LossCause, RingReader } from '../ring
 import { RingBuffer, type CpuStats } from '../ring/ring-buffer.js';
 import { maxPayloadLimit } from '../ring/options.js';
 import type { CpuWriter } from '../ring/writer.js';
-import { compiledEncoder, createRecord, decode, encodedLength, type EventRecord } from './event-codec.js';
+import { compiledEncoder, createRecord, decodeFields, encodedLength, type EventRecord } from './event-codec.js';
 import type { EventDescriptor, EventValues, FieldSpec } from './event-schema.js';
 import { REGISTRY_HEADER_BYTES, SchemaRegistry, TYPE_BASE } from './schema-registry.js';
 
@@ -100,6 +100,8 @@ export class EventLog {
   readonly ring: RingBuffer;
   readonly registry: SchemaRegistry;
   private readonly sab: SharedArrayBuffer;
+  /** Scratch for decodeFields' truncated flag. */
+  private readonly decodeFlags = { truncated: false };
   private readonly header: Int32Array;
   private readonly f64: Float64Array;
   private readonly shared: boolean;
@@ -319,10 +321,9 @@ export class EventLog {
       const why = damage ?? (type >= TYPE_BASE ? 'no schema is registered for it' : 'it is not an EventLog event (a raw ring type)');
       return { kind: 'corrupt', slot, reason: `event ${index} of type 0x${type.toString(16)} has no readable schema: ${why}` };
     }
-    const values = decode(d, u8, offset, length);
+    const values = decodeFields(d, u8, offset, length, this.decodeFlags);
     if (values === null) return { kind: 'corrupt', slot, reason: `event ${index} (${d.name}) does not decode with its schema` };
-    const { truncated, ...fields } = values;
-    return { kind: 'event', name: d.name, slot, index, timestamp, values: fields, truncated };
+    return { kind: 'event', name: d.name, slot, index, timestamp, values, truncated: this.decodeFlags.truncated };
   }
 
   private visitor(callback: (entry: LogEntry) => void): { event(v: EventView): void; lost(l: { cpu: number; count: number; cause: LossCause; beforeIndex: number }): void; corrupt(r: CorruptionReport): void } {

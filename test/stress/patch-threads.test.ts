@@ -126,24 +126,34 @@ describe('the thread\'s unsafe protocols: the hazards show up as faults, reporte
     nmiSites: Array.from({ length: 160 }, (_, i) => i % 4),
   };
   const HAZARD_FILTER = { from: 0, to: 3 } as const;
+  /**
+   * A race is a race: on a loaded machine a dozen operations can miss the window. Runs of
+   * 12 operations, at most 4, until one shows faults; every run's checks must hold, and the
+   * fault rate is reported over all the operations run.
+   */
+  async function hazardRuns(name: string, boot: MachineOptions, request: Parameters<typeof patchRun>[2]): Promise<{ faults: number; ops: number }> {
+    let faults = 0;
+    let ops = 0;
+    for (let attempt = 0; attempt < 4 && faults === 0; attempt++) {
+      const run = await patchRun(`${name} (run ${attempt + 1})`, boot, request, 12);
+      expect(run.corrupt).toBe(0);
+      expect(run.unaccounted).toBe(0);
+      faults += run.faults;
+      ops += run.reports.length - 1;
+    }
+    return { faults, ops };
+  }
+
   it('stop-machine with NMIs: an NMI executes a half-written site', async () => {
-    const run = await patchRun('patch stop-machine nmis', HAZARD_BOOT, { protocol: 'stop-machine', filter: HAZARD_FILTER, pokeCostNs: 20_000 }, 12);
-    expect(run.faults).toBeGreaterThan(0);
-    expect(run.corrupt).toBe(0);
-    expect(run.unaccounted).toBe(0);
-    console.log(`stop-machine with NMIs: ${run.faults} faults in ${run.reports.length - 1} operations (${(run.faults / (run.reports.length - 1)).toFixed(2)} per operation)`);
+    const { faults, ops } = await hazardRuns('patch stop-machine nmis', HAZARD_BOOT, { protocol: 'stop-machine', filter: HAZARD_FILTER, pokeCostNs: 20_000 });
+    expect(faults).toBeGreaterThan(0);
+    console.log(`stop-machine with NMIs: ${faults} faults in ${ops} operations (${(faults / ops).toFixed(2)} per operation)`);
   });
 
   it('redo (Ingo): Mathieu\'s race — an NMI read redo_pending as 0 and runs the site being written', async () => {
-    const run = await patchRun(
-      'patch redo',
-      { ...HAZARD_BOOT, nmiEntry: NmiEntryMode.redo },
-      { protocol: 'redo', filter: HAZARD_FILTER, pokeCostNs: 20_000 },
-      12,
-    );
-    expect(run.faults).toBeGreaterThan(0);
-    expect(run.corrupt).toBe(0);
-    console.log(`redo: ${run.faults} faults in ${run.reports.length - 1} operations (${(run.faults / (run.reports.length - 1)).toFixed(2)} per operation)`);
+    const { faults, ops } = await hazardRuns('patch redo', { ...HAZARD_BOOT, nmiEntry: NmiEntryMode.redo }, { protocol: 'redo', filter: HAZARD_FILTER, pokeCostNs: 20_000 });
+    expect(faults).toBeGreaterThan(0);
+    console.log(`redo: ${faults} faults in ${ops} operations (${(faults / ops).toFixed(2)} per operation)`);
   });
 
   it('while under the very same knobs int3-batch, redo-nmi-wait and stop-machine --no-nmi stay at zero faults', async () => {
