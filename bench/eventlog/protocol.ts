@@ -10,6 +10,7 @@ import { startChecker } from '../worker-port.js';
 export const EVENTLOG_BENCHES = [
   'eventlog-emit',
   'eventlog-emit-alloc-free',
+  'eventlog-emit-drain',
   'ring-writer-write',
   'pino-same-fields',
   'eventlog-alloc-free-1M-emits',

@@ -68,6 +68,12 @@ const TIMED: readonly TimedSpec[] = [
     baseline: 'ring-writer-write',
   },
   {
+    name: 'eventlog-emit-drain',
+    topology: '1 thread: emitRecord x 1024, then EventLog.drain of those events (decoded entries), repeated; 1 slot x 64 x 4 KiB pages, discard',
+    ring: true,
+    baseline: 'eventlog-emit-alloc-free',
+  },
+  {
     name: 'ring-writer-write',
     topology: '1 thread: CpuWriter.reserve + the same 34 payload bytes stored by hand + commit, ring of 1 cpu x 64 x 4 KiB pages',
     ring: true,

@@ -10,7 +10,7 @@ import { runCli, isPositive, isCount } from './run-cli.js';
  * is reported, not an error).
  */
 
-const NAMES = ['eventlog-emit', 'eventlog-emit-alloc-free', 'ring-writer-write', 'pino-same-fields', 'eventlog-alloc-free-1M-emits'] as const;
+const NAMES = ['eventlog-emit', 'eventlog-emit-alloc-free', 'eventlog-emit-drain', 'ring-writer-write', 'pino-same-fields', 'eventlog-alloc-free-1M-emits'] as const;
 const TARGETS = ['emit-vs-pino', 'alloc-free-vs-ring-writer', 'alloc-free-no-gc'] as const;
 
 describe('ringtrace bench eventlog --quick --json', () => {
