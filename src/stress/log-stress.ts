@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { EventLog, type LogEntry } from '../log/event-log.js';
 import type { ClockName, ModeName } from '../ring/layout.js';
 import { prng } from '../prng.js';
-import { W_GO, W_STOP, createControl } from './stress-control.js';
+import { createControl, signalGo, signalStop } from './stress-control.js';
 import type { LogWriterStart } from './stress-messages.js';
 import type { LogWriterResult } from './log-stress-writer.js';
 import { StressItem, itemCheck, itemNote } from './log-stress-item.js';
@@ -181,12 +181,9 @@ export async function runLogStress(options: LogStressOptions = {}): Promise<LogS
     const consuming = (async () => {
       for await (const e of log.events({ signal: stopConsumer.signal, pollMs: 1 })) verifier.take(e);
     })();
-    // Pairs with awaitGo() in every worker.
-    Atomics.store(control, W_GO, 1);
-    Atomics.notify(control, W_GO);
+    signalGo(control);
     await orFailure(new Promise<void>((resolve) => (timer = setTimeout(resolve, runMs))));
-    // Pairs with the writers' Atomics.load of stop between batches.
-    Atomics.store(control, W_STOP, 1);
+    signalStop(control);
     const done = await orFailure(Promise.all(workers.map((w) => w.expect('log-writer-done', timeoutMs))));
     // Every writer has posted its counts (its writes happen before): the consumer's last
     // pass, after the abort, sees everything they stored.

@@ -3,7 +3,7 @@ import { RingBuffer } from '../ring/ring-buffer.js';
 import { hookPointNames } from '../ring/interrupt.js';
 import type { ClockName, ModeName } from '../ring/layout.js';
 import { prng } from '../prng.js';
-import { W_GO, W_STOP, W_WRITERS_DONE, createControl } from './stress-control.js';
+import { W_WRITERS_DONE, createControl, signalGo, signalStop } from './stress-control.js';
 import type { ReaderStart, WriterStart } from './stress-messages.js';
 import { type CpuReconciliation, reconcile } from '../check/stream-verifier.js';
 import { StressWorker } from './stress-worker.js';
@@ -139,12 +139,9 @@ export async function runRingStress(options: RingStressOptions = {}): Promise<Ri
     }
     await orFailure(Promise.all(workers.map((w) => w.expect('ready', timeoutMs))));
 
-    // Pairs with awaitGo() in every worker.
-    Atomics.store(control, W_GO, 1);
-    Atomics.notify(control, W_GO);
+    signalGo(control);
     await orFailure(new Promise<void>((resolve) => (timer = setTimeout(resolve, runMs))));
-    // Pairs with the writers' Atomics.load of stop between batches.
-    Atomics.store(control, W_STOP, 1);
+    signalStop(control);
     const done = await orFailure(Promise.all(writers.map((w) => w.expect('writer-done', timeoutMs))));
     // Every writer has posted its counts, so all its stores happen before this; pairs with
     // the reader's Atomics.load of writers-done, after which it drains.

@@ -34,3 +34,14 @@ export function awaitGo(control: Int32Array, timeoutMs: number): void {
     Atomics.wait(control, W_GO, 0, Math.min(left, 100));
   }
 }
+
+/** Orchestrator: lets every worker go. Pairs with awaitGo() in each worker. */
+export function signalGo(control: Int32Array): void {
+  Atomics.store(control, W_GO, 1);
+  Atomics.notify(control, W_GO);
+}
+
+/** Orchestrator: asks every writer to stop. Pairs with the writers' Atomics.load of stop between batches. */
+export function signalStop(control: Int32Array): void {
+  Atomics.store(control, W_STOP, 1);
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RingBuffer, type CorruptionReport, type EventView } from '../../src/index.js';
+import { RingBuffer, type CorruptionReport, type CpuWriter, type EventView } from '../../src/index.js';
 import {
   C_ABANDONED,
   C_ABANDON_END,
@@ -52,6 +52,21 @@ function recordSeen(rb: RingBuffer, e: EventView): Seen {
   return { cpu: e.cpu, index: e.index, phys, intact };
 }
 
+/** Writes n events, each on a CPU drawn from `cpus`, its length and bytes derived from (cpu, index). */
+function writeSome(rb: RingBuffer, writers: readonly CpuWriter[], random: () => number, n: number, cpus: readonly number[] = [0, 1]): void {
+  for (let k = 0; k < n; k++) {
+    const cpu = cpus[Math.floor(random() * cpus.length)]!;
+    const w = writers[cpu]!;
+    const index = rb.cpuStats(cpu).entries;
+    const length = lengthOf(cpu, index);
+    const at = w.reserve(3, length);
+    if (at >= 0) {
+      for (let i = 0; i < length; i++) w.u8[at + i] = byteOf(cpu, index, i);
+      w.commit();
+    }
+  }
+}
+
 /** What a reader would deliver now, from a copy of the memory (the oracle, before damage). */
 function oracle(rb: RingBuffer): Map<string, Seen> {
   const copy = new SharedArrayBuffer(rb.buffer.byteLength);
@@ -76,22 +91,9 @@ describe('reader over corrupt pages', () => {
       const rb = RingBuffer.create({ cpus: 2, pagesPerCpu: 3 + Math.floor(random() * 5), pageBytes, maxPayloadBytes: MAX_PAYLOAD, mode, clock: 'counter' });
       const writers = [rb.writer(0), rb.writer(1)];
       const reader = rb.reader();
-      const writeSome = (n: number): void => {
-        for (let k = 0; k < n; k++) {
-          const cpu = random() < 0.5 ? 0 : 1;
-          const w = writers[cpu]!;
-          const index = rb.cpuStats(cpu).entries;
-          const length = lengthOf(cpu, index);
-          const at = w.reserve(3, length);
-          if (at >= 0) {
-            for (let i = 0; i < length; i++) w.u8[at + i] = byteOf(cpu, index, i);
-            w.commit();
-          }
-        }
-      };
-      writeSome(Math.floor(random() * 120));
+      writeSome(rb, writers, random, Math.floor(random() * 120));
       reader.read({ event: () => {} }, { maxEvents: Math.floor(random() * 20) });
-      writeSome(Math.floor(random() * 40));
+      writeSome(rb, writers, random, Math.floor(random() * 40));
 
       const before = oracle(rb);
       // Damage: random bytes over random pages of random CPUs (headers included).
@@ -136,7 +138,7 @@ describe('reader over corrupt pages', () => {
       // The buffer keeps working: events written after the damage are read back intact,
       // and the newest one of each CPU is delivered unless its page was damaged.
       const droppedBefore = [rb.cpuStats(0).dropped, rb.cpuStats(1).dropped];
-      writeSome(30);
+      writeSome(rb, writers, random, 30);
       const fresh = new Set<string>();
       reader.drain({
         event: (e) => {
@@ -179,22 +181,9 @@ describe('reader over a damaged control block', () => {
       const rb = RingBuffer.create({ cpus: 2, pagesPerCpu: 3 + Math.floor(random() * 5), pageBytes: 256, maxPayloadBytes: MAX_PAYLOAD, mode, clock: 'counter' });
       const writers = [rb.writer(0), rb.writer(1)];
       const reader = rb.reader();
-      const writeSome = (n: number, cpus: readonly number[]): void => {
-        for (let k = 0; k < n; k++) {
-          const cpu = cpus[Math.floor(random() * cpus.length)]!;
-          const w = writers[cpu]!;
-          const index = rb.cpuStats(cpu).entries;
-          const length = lengthOf(cpu, index);
-          const at = w.reserve(3, length);
-          if (at >= 0) {
-            for (let i = 0; i < length; i++) w.u8[at + i] = byteOf(cpu, index, i);
-            w.commit();
-          }
-        }
-      };
-      writeSome(Math.floor(random() * 120), [0, 1]);
+      writeSome(rb, writers, random, Math.floor(random() * 120), [0, 1]);
       reader.read({ event: () => {} }, { maxEvents: Math.floor(random() * 20) });
-      writeSome(Math.floor(random() * 40), [0, 1]);
+      writeSome(rb, writers, random, Math.floor(random() * 40), [0, 1]);
       const before = oracle(rb);
 
       // Damage CPU 0 only: a few of the words the reader relies on, or slot words.
@@ -221,7 +210,7 @@ describe('reader over a damaged control block', () => {
         expect(seen.get(key)?.intact, `round ${round} (SEED=${seed}): cpu 1 event ${key}`).toBe(true);
       }
       // And it keeps working for CPU 1 (CPU 0's writer may rely on the damaged words: left alone).
-      writeSome(30, [1]);
+      writeSome(rb, writers, random, 30, [1]);
       expect(drain, `round ${round} (SEED=${seed}), after more writes`).not.toThrow();
       const newest = rb.cpuStats(1).entries - 1;
       if (rb.cpuStats(1).dropped === 0 && newest >= 0) expect(seen.get(`1:${newest}`)?.intact, `round ${round} (SEED=${seed})`).toBe(true);

@@ -65,32 +65,27 @@ export function registerStress(program: Command): void {
     .option('--page-bytes <b>', 'bytes per page, a power of two', powerOfTwoIn(MIN_PAGE_BYTES, MAX_PAGE_BYTES), 4096)
     .option('--json', 'print one JSON object instead of the table')
     .action(async (flags: StressRingFlags) => {
-      const seed = flags.seed ?? (Math.random() * 2 ** 32) >>> 0;
-      if (flags.json !== true) {
-        process.stdout.write(
-          `ringtrace stress ring, seed ${seed}: ${flags.cpus} cpus x ${flags.seconds} s, ${flags.mode}, ${flags.clock} clock, ` +
-            `${flags.pages} pages x ${flags.pageBytes} B per cpu, ${flags.nmiRate} NMI/s per cpu\n`,
-        );
-      }
-      let result: RingStressResult;
-      try {
-        result = await runRingStress({
-          cpus: flags.cpus,
-          seconds: flags.seconds,
-          nmiPerSecond: flags.nmiRate,
-          mode: flags.mode,
-          clock: flags.clock,
-          pagesPerCpu: flags.pages,
-          pageBytes: flags.pageBytes,
-          seed,
-        });
-      } catch (err) {
-        // The seed replays the schedule; say it even when there is no result to print.
-        process.stderr.write(`ringtrace stress ring: the run with --seed ${seed} failed\n`);
-        throw err;
-      }
-      process.stdout.write(flags.json === true ? `${JSON.stringify(result)}\n` : formatResult(result));
-      if (result.corrupt !== 0 || result.unaccounted !== 0) setVerdict(ExitCode.checkFailed);
+      await runStressCommand({
+        name: 'ring',
+        json: flags.json === true,
+        seed: flags.seed,
+        header: (seed) =>
+          `seed ${seed}: ${flags.cpus} cpus x ${flags.seconds} s, ${flags.mode}, ${flags.clock} clock, ` +
+          `${flags.pages} pages x ${flags.pageBytes} B per cpu, ${flags.nmiRate} NMI/s per cpu`,
+        run: (seed) =>
+          runRingStress({
+            cpus: flags.cpus,
+            seconds: flags.seconds,
+            nmiPerSecond: flags.nmiRate,
+            mode: flags.mode,
+            clock: flags.clock,
+            pagesPerCpu: flags.pages,
+            pageBytes: flags.pageBytes,
+            seed,
+          }),
+        format: formatResult,
+        failed: (r) => r.corrupt !== 0 || r.unaccounted !== 0,
+      });
     });
   stress
     .command('log')
@@ -110,32 +105,55 @@ export function registerStress(program: Command): void {
     .option('--page-bytes <b>', 'bytes per page, a power of two', powerOfTwoIn(MIN_PAGE_BYTES, MAX_PAGE_BYTES), 4096)
     .option('--json', 'print one JSON object instead of the table')
     .action(async (flags: StressLogFlags) => {
-      const seed = flags.seed ?? (Math.random() * 2 ** 32) >>> 0;
-      if (flags.json !== true) {
-        process.stdout.write(
-          `ringtrace stress log, seed ${seed}: ${flags.threads} threads on ${flags.slots} slots x ${flags.seconds} s, ${flags.mode}, ` +
-            `${flags.clock} clock, ${flags.pages} pages x ${flags.pageBytes} B per slot\n`,
-        );
-      }
-      let result: LogStressResult;
-      try {
-        result = await runLogStress({
-          threads: flags.threads,
-          slots: flags.slots,
-          seconds: flags.seconds,
-          mode: flags.mode,
-          clock: flags.clock,
-          pagesPerSlot: flags.pages,
-          pageBytes: flags.pageBytes,
-          seed,
-        });
-      } catch (err) {
-        process.stderr.write(`ringtrace stress log: the run with --seed ${seed} failed\n`);
-        throw err;
-      }
-      process.stdout.write(flags.json === true ? `${JSON.stringify(result)}\n` : formatLogResult(result));
-      if (result.corrupt !== 0 || result.outOfOrder !== 0 || result.unaccounted !== 0) setVerdict(ExitCode.checkFailed);
+      await runStressCommand({
+        name: 'log',
+        json: flags.json === true,
+        seed: flags.seed,
+        header: (seed) =>
+          `seed ${seed}: ${flags.threads} threads on ${flags.slots} slots x ${flags.seconds} s, ${flags.mode}, ` +
+          `${flags.clock} clock, ${flags.pages} pages x ${flags.pageBytes} B per slot`,
+        run: (seed) =>
+          runLogStress({
+            threads: flags.threads,
+            slots: flags.slots,
+            seconds: flags.seconds,
+            mode: flags.mode,
+            clock: flags.clock,
+            pagesPerSlot: flags.pages,
+            pageBytes: flags.pageBytes,
+            seed,
+          }),
+        format: formatLogResult,
+        failed: (r) => r.corrupt !== 0 || r.outOfOrder !== 0 || r.unaccounted !== 0,
+      });
     });
+}
+
+/**
+ * What every `stress` command does around its run: draw or take the seed, print the header
+ * (not with --json), name the seed if the run fails (it replays the schedule), print the
+ * result as JSON or a table, and set exit code 1 if a check failed.
+ */
+async function runStressCommand<R>(c: {
+  readonly name: string;
+  readonly json: boolean;
+  readonly seed: number | undefined;
+  readonly header: (seed: number) => string;
+  readonly run: (seed: number) => Promise<R>;
+  readonly format: (result: R) => string;
+  readonly failed: (result: R) => boolean;
+}): Promise<void> {
+  const seed = c.seed ?? (Math.random() * 2 ** 32) >>> 0;
+  if (!c.json) process.stdout.write(`ringtrace stress ${c.name}, ${c.header(seed)}\n`);
+  let result: R;
+  try {
+    result = await c.run(seed);
+  } catch (err) {
+    process.stderr.write(`ringtrace stress ${c.name}: the run with --seed ${seed} failed\n`);
+    throw err;
+  }
+  process.stdout.write(c.json ? `${JSON.stringify(result)}\n` : c.format(result));
+  if (c.failed(result)) setVerdict(ExitCode.checkFailed);
 }
 
 function formatLogResult(r: LogStressResult): string {
