@@ -71,3 +71,55 @@ export function splitHigh(ts: number): number {
 export function joinTimestamp(low: number, high: number): number {
   return (high >>> 0) * TWO_32 + (low >>> 0);
 }
+
+/**
+ * Framing failures of `frameBytes` (negative, so a size and a failure share one number).
+ */
+export const FrameDamage = {
+  badKind: -1,
+  tooLong: -2,
+  pastEnd: -3,
+  paddingTooLong: -4,
+} as const;
+
+/**
+ * Bytes the record whose header word is `header` occupies at `off`, if it is a whole
+ * record (data, absolute or padding) that ends by `end`; otherwise a negative
+ * `FrameDamage` code. The one parse of record framing: the consuming reader, the page
+ * copier and the trace-file reader all walk pages with it.
+ */
+export function frameBytes(header: number, off: number, end: number, maxPayload: number): number {
+  const kind = headerKind(header);
+  const length = headerLength(header);
+  if (kind === RecordKind.padding) {
+    // A discarded reservation keeps the size it was reserved with (absolute stamp included).
+    const bytes = RECORD_HEADER_BYTES + align8(length);
+    if (length > maxPayload + ABSOLUTE_TS_BYTES) return FrameDamage.paddingTooLong;
+    return off + bytes > end ? FrameDamage.paddingTooLong : bytes;
+  }
+  if (kind !== RecordKind.data && kind !== RecordKind.absolute) return FrameDamage.badKind;
+  if (length > maxPayload) return FrameDamage.tooLong;
+  const bytes = recordBytes(length, kind === RecordKind.absolute);
+  return off + bytes > end ? FrameDamage.pastEnd : bytes;
+}
+
+/** Why `frameBytes` refused a record, in words (the damage path only). */
+export function frameDamageReason(code: number, header: number, off: number, end: number, maxPayload: number): string {
+  const length = headerLength(header);
+  switch (code) {
+    case FrameDamage.paddingTooLong:
+      return `padding of ${length} bytes does not fit`;
+    case FrameDamage.badKind:
+      return `record kind ${headerKind(header)} is invalid (header 0x${(header >>> 0).toString(16)})`;
+    case FrameDamage.tooLong:
+      return `payload length ${length} exceeds maxPayloadBytes ${maxPayload}`;
+    default:
+      return `record of ${recordBytes(length, headerKind(header) === RecordKind.absolute)} bytes at ${off} runs past the commit at ${end}`;
+  }
+}
+
+/** The timestamp of the record at byte `at` of `i32`, in a page whose base timestamp is `baseTs`. */
+export function recordTimestamp(i32: Int32Array, at: number, baseTs: number): number {
+  const w = at >> 2;
+  return headerKind(i32[w]!) === RecordKind.absolute ? joinTimestamp(i32[w + 2]!, i32[w + 3]!) : baseTs + (i32[w + 1]! >>> 0);
+}

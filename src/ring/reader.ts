@@ -34,7 +34,7 @@ import {
   slotWord,
   tagOf,
 } from './layout.js';
-import { RecordKind, joinTimestamp } from './event-codec.js';
+import { RecordKind, frameBytes, frameDamageReason, headerKind, headerLength, headerType, recordTimestamp } from './event-codec.js';
 import type { RingView } from './ring-view.js';
 
 export type LossCause = 'overrun' | 'dropped' | 'corrupt';
@@ -62,6 +62,9 @@ export interface ReadVisitor {
   lost?(loss: LostEvents): void;
   corrupt?(report: CorruptionReport): void;
 }
+
+/** Where losses and damage are reported: the part of a visitor every reading path shares. */
+export type LossVisitor = Pick<ReadVisitor, 'lost' | 'corrupt'>;
 
 export interface ReadOptions {
   /** Stop after this many events. Defaults to no limit. */
@@ -117,6 +120,28 @@ export class EventView {
 }
 
 const PAGE_LOOP_SLACK = 4;
+/** readerOffset(): the reader's words were repaired; look again. */
+const WORDS_REPAIRED = -2;
+/** readerOffset(): this CPU is no longer read. */
+const CPU_GIVEN_UP = -3;
+
+/** Receives committed page bytes from `RingReader.copy()`. */
+export interface PageCopyVisitor {
+  /**
+   * Bytes `from..to` of the page that starts at byte `page` of the ring (`u8` of the
+   * ring's view), holding `events` events of CPU `cpu`, page `pageSeq`; the page header
+   * is bytes `page..page + PAGE_HEADER_BYTES`. `from` is PAGE_HEADER_BYTES for a page's
+   * first chunk. Valid only during the call: copy what you keep.
+   */
+  chunk(cpu: number, pageSeq: number, page: number, from: number, to: number, events: number): void;
+  lost?(loss: LostEvents): void;
+  corrupt?(report: CorruptionReport): void;
+}
+
+export interface CopyOptions {
+  /** As `ReadOptions.wholePages`: only pages the writer has left. Defaults to false. */
+  readonly wholePages?: boolean;
+}
 
 /**
  * The consuming reader. One per buffer at a time (it claims the role); it may run on any
@@ -153,6 +178,8 @@ export class RingReader {
   private readonly physSeen: Uint8Array;
   private readonly onClose: () => void;
   private closed = false;
+  /** frame()'s count of the events it walked. */
+  private copiedEvents = 0;
 
   constructor(view: RingView, onClose: () => void) {
     this.view = view;
@@ -222,7 +249,7 @@ export class RingReader {
    * last page read. drain() ends with it; a reader that reads in bounded batches calls it
    * when it has caught up.
    */
-  reportDrops(visitor: ReadVisitor): void {
+  reportDrops(visitor: LossVisitor): void {
     for (let cpu = 0; cpu < this.cpus; cpu++) {
       const c = this.ctl[cpu]!;
       const dropped = this.f64[(c + C_DROPPED) >> 3]!;
@@ -250,9 +277,9 @@ export class RingReader {
     const v = this.eventView;
     v.cpu = cpu;
     v.index = f64[(c + C_NEXT_INDEX) >> 3]!;
-    v.type = header & 0xffff;
-    v.length = (header >>> 16) & 0x3fff;
-    v.offset = rec + ((header >>> 30) === RecordKind.absolute ? 16 : 8);
+    v.type = headerType(header);
+    v.length = headerLength(header);
+    v.offset = rec + (headerKind(header) === RecordKind.absolute ? 16 : 8);
     v.timestamp = this.stashTs[cpu]!;
     // Advance first, so a visitor that throws leaves the reader consistent.
     i32[(c + C_READ_OFFSET) >> 2] = this.stashEnd[cpu]!;
@@ -267,33 +294,19 @@ export class RingReader {
   private peek(cpu: number, whole: boolean, visitor: ReadVisitor): boolean {
     const i32 = this.i32;
     const c = this.ctl[cpu]!;
-    const pageBytes = this.pageBytes;
-    if (this.disabled[cpu] !== 0) return false;
     for (let guard = 0; guard < this.pages + PAGE_LOOP_SLACK; guard++) {
-      // The reader's own words, checked before they index memory: only damage breaks them.
-      const phys = i32[(c + C_READER_PHYS) >> 2]!;
-      if ((phys >>> 0) > this.pages) {
-        if (!this.repairReaderPage(cpu, phys, visitor)) return false;
-        continue;
-      }
-      let off = i32[(c + C_READ_OFFSET) >> 2]!;
-      if (off !== READ_ABANDONED && !(off >= PAGE_HEADER_BYTES && off <= pageBytes)) {
-        this.abandon(cpu, -1, `the reader's offset ${off} is outside the page`, visitor);
-        continue;
-      }
+      let off = this.readerOffset(cpu, visitor);
+      if (off === WORDS_REPAIRED) continue;
+      if (off === CPU_GIVEN_UP) return false;
       if (off !== READ_ABANDONED) {
-        const page = this.view.pageAt(cpu, phys);
+        const page = this.view.pageAt(cpu, i32[(c + C_READER_PHYS) >> 2]!);
         let end = this.knownEnd[cpu]!;
         let closed = false;
         if (off >= end) {
-          // Pairs with the writer's Atomics.store of commit in publishCommit().
-          const commit = Atomics.load(i32, (page + P_COMMIT) >> 2);
+          const commit = this.loadCommit(cpu, page, visitor);
+          if (commit < 0) continue;
           end = commit & COMMIT_OFFSET_MASK;
           closed = (commit & COMMIT_CLOSED) !== 0;
-          if ((commit & ~(COMMIT_OFFSET_MASK | COMMIT_CLOSED)) !== 0 || end > pageBytes || end < PAGE_HEADER_BYTES) {
-            this.abandon(cpu, 4, `commit word 0x${(commit >>> 0).toString(16)} is out of range`, visitor);
-            continue;
-          }
           this.knownEnd[cpu] = end;
           // Read once per commit load, not per record: the word sits on the writer's hot line.
           // The writer stored it before the commit we just loaded, so it bounds every record below end.
@@ -315,6 +328,117 @@ export class RingReader {
     return false;
   }
 
+  /**
+   * The reader's offset in its page, after checking its own words before they index
+   * memory (only damage breaks them): an offset, READ_ABANDONED, WORDS_REPAIRED (look
+   * again) or CPU_GIVEN_UP.
+   */
+  private readerOffset(cpu: number, visitor: LossVisitor): number {
+    const i32 = this.i32;
+    const c = this.ctl[cpu]!;
+    if (this.disabled[cpu] !== 0) return CPU_GIVEN_UP;
+    const phys = i32[(c + C_READER_PHYS) >> 2]!;
+    if ((phys >>> 0) > this.pages) return this.repairReaderPage(cpu, phys, visitor) ? WORDS_REPAIRED : CPU_GIVEN_UP;
+    const off = i32[(c + C_READ_OFFSET) >> 2]!;
+    if (off !== READ_ABANDONED && !(off >= PAGE_HEADER_BYTES && off <= this.pageBytes)) {
+      this.abandon(cpu, -1, `the reader's offset ${off} is outside the page`, visitor);
+      return WORDS_REPAIRED;
+    }
+    return off;
+  }
+
+  /** The commit word of the reader's page, checked; -1 when it is damaged (the page is abandoned). */
+  private loadCommit(cpu: number, page: number, visitor: LossVisitor): number {
+    // Pairs with the writer's Atomics.store of commit in publishCommit().
+    const commit = Atomics.load(this.i32, (page + P_COMMIT) >> 2);
+    const end = commit & COMMIT_OFFSET_MASK;
+    if ((commit & ~(COMMIT_OFFSET_MASK | COMMIT_CLOSED)) !== 0 || end > this.pageBytes || end < PAGE_HEADER_BYTES) {
+      this.abandon(cpu, P_COMMIT, `commit word 0x${(commit >>> 0).toString(16)} is out of range`, visitor);
+      return -1;
+    }
+    return commit;
+  }
+
+  /**
+   * Hands committed bytes of every CPU's pages to `visitor.chunk` as they are, without
+   * decoding a record: the drain's path out of the ring. Pages are taken out of the ring
+   * as `read()` takes them (so losses and damage are found and reported the same way);
+   * records are only framed, to count them and to find damage. Use either `read()` or
+   * `copy()` on one reader, not both. Returns the events copied.
+   */
+  copy(visitor: PageCopyVisitor, options?: CopyOptions): number {
+    if (this.closed) throw new Error('copy() on a closed reader');
+    const whole = options?.wholePages === true;
+    let events = 0;
+    for (let cpu = 0; cpu < this.cpus; cpu++) {
+      if (this.stashRecord[cpu]! >= 0) throw new Error('copy() on a reader that read() is in the middle of a page; use one or the other');
+      events += this.copyCpu(cpu, whole, visitor);
+    }
+    return events;
+  }
+
+  private copyCpu(cpu: number, whole: boolean, visitor: PageCopyVisitor): number {
+    const i32 = this.i32;
+    const f64 = this.f64;
+    const c = this.ctl[cpu]!;
+    let events = 0;
+    for (let guard = 0; guard < this.pages + PAGE_LOOP_SLACK; guard++) {
+      const off = this.readerOffset(cpu, visitor);
+      if (off === WORDS_REPAIRED) continue;
+      if (off === CPU_GIVEN_UP) break;
+      if (off !== READ_ABANDONED) {
+        const page = this.view.pageAt(cpu, i32[(c + C_READER_PHYS) >> 2]!);
+        const commit = this.loadCommit(cpu, page, visitor);
+        if (commit < 0) continue;
+        const end = commit & COMMIT_OFFSET_MASK;
+        if (off < end) {
+          const stop = this.frame(cpu, page, off, end, visitor);
+          const n = this.copiedEvents;
+          if (stop > off) visitor.chunk(cpu, f64[(c + C_READ_SEQ) >> 3]! - 1, page, off, stop, n);
+          events += n;
+          f64[(c + C_READ) >> 3]! += n;
+          if (stop < end) continue; // abandoned at the damage; the next page is taken below
+          i32[(c + C_READ_OFFSET) >> 2] = end;
+        }
+        if ((commit & COMMIT_CLOSED) === 0) break;
+      }
+      if (!this.swap(cpu, whole, visitor)) break;
+    }
+    return events;
+  }
+
+  /**
+   * Frames the records from off to end: counts them (into copiedEvents), advances the
+   * next index past them and past padding. Returns where it stopped: end, or the damaged
+   * record's offset (the page is then abandoned and reported).
+   */
+  private frame(cpu: number, page: number, off: number, end: number, visitor: PageCopyVisitor): number {
+    const i32 = this.i32;
+    const f64 = this.f64;
+    const c = this.ctl[cpu]!;
+    const maxPayload = this.maxPayload;
+    let events = 0;
+    let padding = 0;
+    while (off < end) {
+      const header = i32[(page + off) >> 2]!;
+      const bytes = frameBytes(header, off, end, maxPayload);
+      if (bytes < 0) {
+        f64[(c + C_NEXT_INDEX) >> 3]! += events + padding;
+        f64[(c + C_DISCARDED) >> 3]! += padding;
+        this.copiedEvents = events;
+        this.abandon(cpu, off, frameDamageReason(bytes, header, off, end, maxPayload), visitor);
+        return off;
+      }
+      if (headerKind(header) === RecordKind.padding) padding++;
+      else events++;
+      off += bytes;
+    }
+    f64[(c + C_NEXT_INDEX) >> 3]! += events + padding;
+    f64[(c + C_DISCARDED) >> 3]! += padding;
+    this.copiedEvents = events;
+    return end;
+  }
+
   /** Decodes from off; stashes the first data record. Padding is counted and skipped. */
   private decode(cpu: number, page: number, off: number, end: number, visitor: ReadVisitor): boolean {
     const i32 = this.i32;
@@ -324,35 +448,19 @@ export class RingReader {
     while (off < end) {
       const w = (page + off) >> 2;
       const header = i32[w]!;
-      const kind = header >>> 30;
-      const length = (header >>> 16) & 0x3fff;
-      if (kind === RecordKind.padding) {
-        const bytes = 8 + ((length + 7) & ~7);
-        if (length > maxPayload + 8 || off + bytes > end) {
-          this.abandon(cpu, off, `padding of ${length} bytes does not fit`, visitor);
-          return false;
-        }
+      const bytes = frameBytes(header, off, end, maxPayload);
+      if (bytes < 0) {
+        this.abandon(cpu, off, frameDamageReason(bytes, header, off, end, maxPayload), visitor);
+        return false;
+      }
+      if (headerKind(header) === RecordKind.padding) {
         off += bytes;
         i32[(c + C_READ_OFFSET) >> 2] = off;
         f64[(c + C_NEXT_INDEX) >> 3]! += 1;
         f64[(c + C_DISCARDED) >> 3]! += 1;
         continue;
       }
-      if (kind !== RecordKind.data && kind !== RecordKind.absolute) {
-        this.abandon(cpu, off, `record kind ${kind} is invalid (header 0x${(header >>> 0).toString(16)})`, visitor);
-        return false;
-      }
-      if (length > maxPayload) {
-        this.abandon(cpu, off, `payload length ${length} exceeds maxPayloadBytes ${maxPayload}`, visitor);
-        return false;
-      }
-      const absolute = kind === RecordKind.absolute;
-      const bytes = (absolute ? 16 : 8) + ((length + 7) & ~7);
-      if (off + bytes > end) {
-        this.abandon(cpu, off, `record of ${bytes} bytes runs past the commit at ${end}`, visitor);
-        return false;
-      }
-      const ts = absolute ? joinTimestamp(i32[w + 2]!, i32[w + 3]!) : f64[(page + P_BASE_TS) >> 3]! + (i32[w + 1]! >>> 0);
+      const ts = recordTimestamp(i32, page + off, f64[(page + P_BASE_TS) >> 3]!);
       // A CPU's timestamps never decrease, and none is later than the writer's last one
       // (its store happens before the commit we loaded).
       if (!(ts >= f64[(c + C_LAST_READ_TS) >> 3]! && ts <= this.tsBound[cpu]!)) {
@@ -371,7 +479,7 @@ export class RingReader {
    * Takes the next page out of the CPU's ring in exchange for the finished one.
    * Returns false when there is no page to take yet.
    */
-  private swap(cpu: number, whole: boolean, visitor: ReadVisitor): boolean {
+  private swap(cpu: number, whole: boolean, visitor: LossVisitor): boolean {
     const i32 = this.i32;
     const f64 = this.f64;
     const c = this.ctl[cpu]!;
@@ -422,7 +530,7 @@ export class RingReader {
   }
 
   /** The page is ours now: check its header and account for what came before it. */
-  private adopt(cpu: number, seq: number, phys: number, visitor: ReadVisitor): void {
+  private adopt(cpu: number, seq: number, phys: number, visitor: LossVisitor): void {
     const i32 = this.i32;
     const f64 = this.f64;
     const c = this.ctl[cpu]!;
@@ -487,7 +595,7 @@ export class RingReader {
   }
 
   /** Reports damage and skips the rest of the page. */
-  private abandon(cpu: number, offset: number, reason: string, visitor: ReadVisitor): void {
+  private abandon(cpu: number, offset: number, reason: string, visitor: LossVisitor): void {
     const c = this.ctl[cpu]!;
     const page = this.view.pageAt(cpu, this.i32[(c + C_READER_PHYS) >> 2]!);
     this.i32[(c + C_READ_OFFSET) >> 2] = READ_ABANDONED;
@@ -508,7 +616,7 @@ export class RingReader {
    * names (the reader swaps its page with a slot's, so exactly one is missing from the
    * table); take that one and skip it. If the slot table does not say, give the CPU up.
    */
-  private repairReaderPage(cpu: number, phys: number, visitor: ReadVisitor): boolean {
+  private repairReaderPage(cpu: number, phys: number, visitor: LossVisitor): boolean {
     const seen = this.physSeen.fill(0);
     const slots = this.view.slotBase(cpu) >> 2;
     for (let s = 0; s < this.pages; s++) {
@@ -537,7 +645,7 @@ export class RingReader {
   }
 
   /** The reader's page seq is damaged: resume at the oldest page the ring can still hold. */
-  private repairReadSeq(cpu: number, readSeq: number, visitor: ReadVisitor): number {
+  private repairReadSeq(cpu: number, readSeq: number, visitor: LossVisitor): number {
     const c = this.ctl[cpu]!;
     const tail = this.f64[(c + C_TAIL_SEQ) >> 3]!;
     if (!(Number.isSafeInteger(tail) && tail >= 0)) {
@@ -552,7 +660,7 @@ export class RingReader {
   }
 
   /** Gives a CPU up for good: reported once; its events are no longer read. */
-  private disable(cpu: number, reason: string, visitor: ReadVisitor): void {
+  private disable(cpu: number, reason: string, visitor: LossVisitor): void {
     this.disabled[cpu] = 1;
     this.report(visitor, cpu, -1, -1, `${reason}: this CPU is no longer read`);
   }
@@ -564,7 +672,7 @@ export class RingReader {
     this.f64[(c + C_ABANDON_END) >> 3] = end;
   }
 
-  private report(visitor: ReadVisitor, cpu: number, pageSeq: number, offset: number, reason: string): void {
+  private report(visitor: LossVisitor, cpu: number, pageSeq: number, offset: number, reason: string): void {
     this.f64[(this.ctl[cpu]! + C_CORRUPT) >> 3]! += 1;
     visitor.corrupt?.({ cpu, pageSeq, offset, reason });
   }
