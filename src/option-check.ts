@@ -10,3 +10,11 @@ export function checkNumberOption(name: string, value: number, min: number, max:
   }
   return value;
 }
+
+/** Rejects option names a function does not know (TypeError naming the ones it does): a misspelt option is bad input, never ignored. */
+export function checkOptionNames(options: unknown, known: readonly string[], what: string): void {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`${what} options must be an object`);
+  for (const name of Object.keys(options)) {
+    if (!known.includes(name)) throw new TypeError(`unknown ${what} option ${JSON.stringify(name)} (known: ${known.join(', ')})`);
+  }
+}

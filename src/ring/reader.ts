@@ -92,7 +92,8 @@ export class EventView {
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
 
-  constructor(view: RingView) {
+  /** Over a ring's memory, or any aligned copy of pages (a trace file's reader). */
+  constructor(view: Pick<RingView, 'u8' | 'i32' | 'f64'>) {
     this.u8 = view.u8;
     this.i32 = view.i32;
     this.f64 = view.f64;
@@ -129,11 +130,12 @@ const CPU_GIVEN_UP = -3;
 export interface PageCopyVisitor {
   /**
    * Bytes `from..to` of the page that starts at byte `page` of the ring (`u8` of the
-   * ring's view), holding `events` events of CPU `cpu`, page `pageSeq`; the page header
-   * is bytes `page..page + PAGE_HEADER_BYTES`. `from` is PAGE_HEADER_BYTES for a page's
-   * first chunk. Valid only during the call: copy what you keep.
+   * ring's view), holding `records` records of CPU `cpu`, page `pageSeq` (`events`
+   * events and the rest padding), the first with per-CPU index `firstIndex`; the page header is bytes
+   * `page..page + PAGE_HEADER_BYTES`. `from` is PAGE_HEADER_BYTES for a page's first
+   * chunk. Valid only during the call: copy what you keep.
    */
-  chunk(cpu: number, pageSeq: number, page: number, from: number, to: number, events: number): void;
+  chunk(cpu: number, pageSeq: number, page: number, from: number, to: number, firstIndex: number, events: number, records: number): void;
   lost?(loss: LostEvents): void;
   corrupt?(report: CorruptionReport): void;
 }
@@ -392,9 +394,10 @@ export class RingReader {
         if (commit < 0) continue;
         const end = commit & COMMIT_OFFSET_MASK;
         if (off < end) {
+          const firstIndex = f64[(c + C_NEXT_INDEX) >> 3]!;
           const stop = this.frame(cpu, page, off, end, visitor);
           const n = this.copiedEvents;
-          if (stop > off) visitor.chunk(cpu, f64[(c + C_READ_SEQ) >> 3]! - 1, page, off, stop, n);
+          if (stop > off) visitor.chunk(cpu, f64[(c + C_READ_SEQ) >> 3]! - 1, page, off, stop, firstIndex, n, f64[(c + C_NEXT_INDEX) >> 3]! - firstIndex);
           events += n;
           f64[(c + C_READ) >> 3]! += n;
           if (stop < end) continue; // abandoned at the damage; the next page is taken below
