@@ -37,6 +37,17 @@ export type { EventDescriptor, EventOptions, EventValues, FieldSpec, FieldType }
 export type { EventRecord } from './log/event-codec.js';
 export { BinaryLogSink, JsonLinesSink, installFlightRecorder, loadDump, pipeLog, readBinaryLog, writeDump } from './log/sinks.js';
 export type { LogSink } from './log/sinks.js';
+export { DrainThread } from './log/drain-thread.js';
+export type { DrainThreadOptions, DrainSink, DrainStats } from './log/drain-thread.js';
+export { readTraceLog } from './log/trace-log.js';
+
+// The drain and the trace file: committed pages out of a ring into a file, and back.
+export { PageDrain } from './trace/page-drain.js';
+export { TraceFileWriter } from './trace/trace-file.js';
+export type { SegmentInfo, TraceFileWriterOptions } from './trace/trace-file.js';
+export { TraceFileReader } from './trace/trace-reader.js';
+export type { TraceSegment, TraceVisitor, TraceReadTotals } from './trace/trace-reader.js';
+export type { PageCopyVisitor, CopyOptions } from './ring/reader.js';
 
 // Exports of log entries to other tools' formats.
 export { toChromeTrace } from './export/chrome-trace.js';

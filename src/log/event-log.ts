@@ -95,6 +95,32 @@ const EVENTS_BATCH = 1024;
 /** This thread's writer of each log (keyed by its memory), however many times the log was attached here. */
 const threadWriters = new WeakMap<SharedArrayBuffer, LogWriter>();
 
+/**
+ * One event record as a log entry: decoded with its schema `d`, or `corrupt` saying why
+ * not (`damage`: why the schema cannot be read). Every reader of log events (the live
+ * log, a dump, a trace file) decodes through it.
+ */
+export function logEntryOf(
+  d: EventDescriptor | undefined,
+  damage: string | undefined,
+  type: number,
+  slot: number,
+  index: number,
+  timestamp: number,
+  u8: Uint8Array,
+  offset: number,
+  length: number,
+  flags: { truncated: boolean },
+): LogEntry {
+  if (d === undefined) {
+    const why = damage ?? (type >= TYPE_BASE ? 'no schema is registered for it' : 'it is not an EventLog event (a raw ring type)');
+    return { kind: 'corrupt', slot, reason: `event ${index} of type 0x${type.toString(16)} has no readable schema: ${why}` };
+  }
+  const values = decodeFields(d, u8, offset, length, flags);
+  if (values === null) return { kind: 'corrupt', slot, reason: `event ${index} (${d.name}) does not decode with its schema` };
+  return { kind: 'event', name: d.name, slot, index, timestamp, values, truncated: flags.truncated };
+}
+
 /** One log, seen from one thread. */
 export class EventLog {
   readonly ring: RingBuffer;
@@ -244,6 +270,16 @@ export class EventLog {
   }
 
   /**
+   * Consumes up to `maxEvents` committed events now (merged as `drain` merges them), in
+   * this thread. Returns the events delivered; unlike `drain`, it does not announce the
+   * drops after the last page (a live consumer's final `drain` does).
+   */
+  read(callback: (entry: LogEntry) => void, options: { readonly maxEvents?: number } = {}): number {
+    const reader = (this.reader ??= this.ring.reader());
+    return reader.read(this.visitor(callback), options);
+  }
+
+  /**
    * The events as they come, merged by timestamp, with `lost` entries where events were
    * lost. Ends when `signal` aborts (after a last drain).
    */
@@ -316,14 +352,7 @@ export class EventLog {
   /** One ring record as a log entry: decoded with its schema, or `corrupt` saying why not. */
   private entryOf(type: number, slot: number, index: number, timestamp: number, u8: Uint8Array, offset: number, length: number): LogEntry {
     const d = this.registry.descriptorOf(type);
-    if (d === undefined) {
-      const damage = this.registry.damageOf(type);
-      const why = damage ?? (type >= TYPE_BASE ? 'no schema is registered for it' : 'it is not an EventLog event (a raw ring type)');
-      return { kind: 'corrupt', slot, reason: `event ${index} of type 0x${type.toString(16)} has no readable schema: ${why}` };
-    }
-    const values = decodeFields(d, u8, offset, length, this.decodeFlags);
-    if (values === null) return { kind: 'corrupt', slot, reason: `event ${index} (${d.name}) does not decode with its schema` };
-    return { kind: 'event', name: d.name, slot, index, timestamp, values, truncated: this.decodeFlags.truncated };
+    return logEntryOf(d, d === undefined ? this.registry.damageOf(type) : undefined, type, slot, index, timestamp, u8, offset, length, this.decodeFlags);
   }
 
   private visitor(callback: (entry: LogEntry) => void): { event(v: EventView): void; lost(l: { cpu: number; count: number; cause: LossCause; beforeIndex: number }): void; corrupt(r: CorruptionReport): void } {

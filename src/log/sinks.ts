@@ -3,6 +3,9 @@ import { once } from 'node:events';
 import { EventLog, type LogEntry } from './event-log.js';
 import { decode, encode, encodedLength } from './event-codec.js';
 import { schemaFromJson, schemaToJson, type EventDescriptor } from './event-schema.js';
+import { TraceFileReader } from '../trace/trace-reader.js';
+import { readTraceLog } from './trace-log.js';
+import { onProcessEnd } from './exit-hooks.js';
 
 /**
  * Where a log's events go: JSON lines (one entry per line, written with back-pressure),
@@ -173,6 +176,8 @@ export function readBinaryLog(path: string): LogEntry[] {
 /** readBinaryLog, and the readable schemas the file carries (for exporters that need the field types). */
 export function parseBinaryLog(path: string): { entries: LogEntry[]; schemas: EventDescriptor[] } {
   const file = readFileSync(path);
+  // A drain thread's binary log is a trace file of pages.
+  if (TraceFileReader.is(file)) return readTraceLog(path);
   if (file.subarray(0, BINARY_MAGIC.length).toString('latin1') !== BINARY_MAGIC) throw new TypeError(`${path} is not a ringtrace binary log (bad magic)`);
   const schemas = new Map<number, EventDescriptor>();
   const damaged = new Map<number, string>();
@@ -253,8 +258,9 @@ export function loadDump(path: string): EventLog {
 
 /**
  * The flight-recorder recipe: keep the last events in an overwrite-mode log, and dump it
- * when the process dies of an uncaught exception or receives one of `signals`. Returns a
- * function that uninstalls the handlers.
+ * when the process dies of an uncaught exception or receives one of `signals`. After the
+ * dump a signal ends the process as it would have (unless another listener handles it).
+ * Returns a function that uninstalls the handlers.
  */
 export function installFlightRecorder(log: EventLog, path: string, options: { readonly signals?: readonly NodeJS.Signals[] } = {}): () => void {
   const dump = (): void => {
@@ -266,9 +272,10 @@ export function installFlightRecorder(log: EventLog, path: string, options: { re
   };
   // Runs before the process dies of an uncaught exception, without changing that outcome.
   process.on('uncaughtExceptionMonitor', dump);
-  for (const s of options.signals ?? []) process.on(s, dump);
+  const signals = options.signals ?? [];
+  const removeSignals = signals.length > 0 ? onProcessEnd(dump, { exit: false, signals }) : () => undefined;
   return () => {
     process.off('uncaughtExceptionMonitor', dump);
-    for (const s of options.signals ?? []) process.off(s, dump);
+    removeSignals();
   };
 }

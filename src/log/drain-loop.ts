@@ -1,0 +1,204 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PageDrain } from '../trace/page-drain.js';
+import { TraceFileWriter } from '../trace/trace-file.js';
+import { D_BYTES, D_COMMAND, D_CORRUPT, D_EVENTS, D_FLUSHES_DONE, D_FLUSH_REQUESTS, D_LOST, D_PASSES, D_STATE, DrainCommand, DrainState } from './drain-control.js';
+import { EventLog, type EventLogHandle, type LogEntry } from './event-log.js';
+import { schemaToJson } from './event-schema.js';
+import { JsonLinesSink, type LogSink } from './sinks.js';
+
+/** Where a drain thread writes. */
+export type DrainSink =
+  /** The binary log: a trace file of the ring's pages, copied as they are (`readBinaryLog`, `ringtrace report`). */
+  | { readonly kind: 'binary'; readonly path: string; readonly flags?: 'append' | 'truncate'; readonly fsync?: boolean }
+  /** JSON lines, decoded and formatted in the drain thread. */
+  | { readonly kind: 'jsonl'; readonly path: string }
+  /** A module of yours whose default export makes a `LogSink`: `export default (options) => sink`. */
+  | { readonly kind: 'module'; readonly module: string; readonly options?: unknown };
+
+/** The drain thread's start message. */
+export interface DrainStart {
+  readonly kind: 'log-drain';
+  readonly log: EventLogHandle;
+  readonly control: SharedArrayBuffer;
+  readonly sink: DrainSink;
+  readonly flushMs: number;
+  readonly pollMs: number;
+}
+
+/** What a drain writes to: one pass of the log at a time, then a last drain. */
+interface DrainOutput {
+  /** Takes what is committed (with `tail`, also the writers' unfilled pages) to the sink. Returns events taken. */
+  pass(tail: boolean): Promise<number> | number;
+  /** Everything committed, the last drops, then closes the sink. */
+  finish(): Promise<void> | void;
+  readonly events: number;
+  readonly lost: number;
+  readonly corrupt: number;
+  readonly bytes: number;
+}
+
+/** The binary log: pages copied out as they are; the schemas go into the file as they appear. */
+class PageOutput implements DrainOutput {
+  private readonly log: EventLog;
+  private readonly drain: PageDrain;
+  private schemas = 0;
+
+  constructor(log: EventLog, sink: Extract<DrainSink, { kind: 'binary' }>) {
+    this.log = log;
+    const file = TraceFileWriter.open(sink.path, { flags: sink.flags ?? 'append', fsync: sink.fsync ?? false });
+    this.drain = new PageDrain(log.ring, log.ring.reader(), file, { producer: 'ringtrace event log' });
+  }
+
+  pass(tail: boolean): number {
+    const n = this.drain.pass(tail);
+    this.writeSchemas();
+    // Written at once: what left the ring is on its way to the file, whatever happens to this thread.
+    if (n > 0 || tail) this.drain.file.flush();
+    return n;
+  }
+
+  finish(): void {
+    while (this.drain.pass(true) > 0);
+    this.writeSchemas();
+    this.drain.finish();
+    this.drain.file.close();
+  }
+
+  private writeSchemas(): void {
+    const all = this.log.registry.all();
+    for (; this.schemas < all.length; this.schemas++) {
+      const d = all[this.schemas]!;
+      this.drain.file.schema(this.log.registry.typeOf(d), JSON.stringify(schemaToJson(d)));
+    }
+  }
+
+  get events(): number {
+    return this.drain.events;
+  }
+  get lost(): number {
+    return this.drain.lostEvents;
+  }
+  get corrupt(): number {
+    return this.drain.corruptReports;
+  }
+  get bytes(): number {
+    return this.drain.file.written;
+  }
+}
+
+/** Entries decoded in this thread and handed to a LogSink (JSON lines, or the user's). */
+class EntryOutput implements DrainOutput {
+  private readonly log: EventLog;
+  private readonly sink: LogSink;
+  private readonly batch: LogEntry[] = [];
+  events = 0;
+  lost = 0;
+  corrupt = 0;
+  readonly bytes = 0;
+
+  constructor(log: EventLog, sink: LogSink) {
+    this.log = log;
+    this.sink = sink;
+  }
+
+  async pass(): Promise<number> {
+    const batch = this.batch;
+    const n = this.log.read((e) => batch.push(e), { maxEvents: 4096 });
+    await this.write();
+    return n;
+  }
+
+  async finish(): Promise<void> {
+    this.log.drain((e) => this.batch.push(e));
+    await this.write();
+    await this.sink.close();
+  }
+
+  private async write(): Promise<void> {
+    for (const e of this.batch) {
+      if (e.kind === 'event') this.events++;
+      else if (e.kind === 'lost') this.lost += e.count;
+      else this.corrupt++;
+      await this.sink.write(e);
+    }
+    this.batch.length = 0;
+  }
+}
+
+async function openOutput(log: EventLog, sink: DrainSink): Promise<DrainOutput> {
+  if (sink.kind === 'binary') return new PageOutput(log, sink);
+  if (sink.kind === 'jsonl') return new EntryOutput(log, await JsonLinesSink.open(sink.path));
+  const mod = (await import(pathToFileURL(resolve(sink.module)).href)) as { default?: unknown };
+  if (typeof mod.default !== 'function') throw new TypeError(`sink module ${sink.module} must export a default function that makes a LogSink`);
+  const made = (await (mod.default as (options: unknown) => unknown)(sink.options)) as Partial<LogSink> | null;
+  if (typeof made !== 'object' || made === null || typeof made.write !== 'function' || typeof made.close !== 'function') {
+    throw new TypeError(`sink module ${sink.module}: its default export must return a LogSink ({ write(entry), close() })`);
+  }
+  return new EntryOutput(log, made as LogSink);
+}
+
+/**
+ * The drain thread's loop: passes over the log while there is something to take, a pass
+ * with the writers' unfilled pages every `flushMs` and on a flush request, sleeps on the
+ * command word when idle, and on `finish` drains everything committed and closes the sink.
+ */
+export async function runDrainLoop(start: DrainStart): Promise<void> {
+  const ctl = new Int32Array(start.control);
+  const f64 = new Float64Array(start.control);
+  let output: DrainOutput | null = null;
+  const publish = (): void => {
+    if (output === null) return;
+    f64[D_EVENTS >> 3] = output.events;
+    f64[D_LOST >> 3] = output.lost;
+    f64[D_CORRUPT >> 3] = output.corrupt;
+    f64[D_BYTES >> 3] = output.bytes;
+  };
+  const setState = (state: number): void => {
+    // Publishes the stats above; pairs with the owner's Atomics.wait / load of the state.
+    Atomics.store(ctl, D_STATE >> 2, state);
+    Atomics.notify(ctl, D_STATE >> 2);
+  };
+  // A pending Atomics.waitAsync does not keep a thread's event loop alive: this does, until the loop returns.
+  const alive = setInterval(() => undefined, 1 << 30);
+  try {
+    const log = EventLog.attach(start.log);
+    output = await openOutput(log, start.sink);
+    setState(DrainState.running);
+    let lastTail = performance.now();
+    let flushesSeen = 0;
+    for (let passes = 1; ; passes++) {
+      const finishing = Atomics.load(ctl, D_COMMAND >> 2) === DrainCommand.finish;
+      if (finishing) {
+        await output.finish();
+        publish();
+        setState(DrainState.finished);
+        return;
+      }
+      const flushes = Atomics.load(ctl, D_FLUSH_REQUESTS >> 2);
+      const now = performance.now();
+      const tail = flushes !== flushesSeen || now - lastTail >= start.flushMs;
+      if (tail) lastTail = now;
+      const n = await output.pass(tail);
+      f64[D_PASSES >> 3] = passes;
+      publish();
+      if (flushes !== flushesSeen) {
+        flushesSeen = flushes;
+        // Everything committed before the request is in the sink; pairs with the owner's wait.
+        Atomics.store(ctl, D_FLUSHES_DONE >> 2, flushes);
+        Atomics.notify(ctl, D_FLUSHES_DONE >> 2);
+      }
+      if (n === 0) {
+        // Sleeps until the next pass is due, or a command or flush request arrives.
+        const wait = Atomics.waitAsync(ctl, D_COMMAND >> 2, DrainCommand.run, start.pollMs);
+        if (wait.async) await wait.value;
+      }
+    }
+  } catch (err) {
+    publish();
+    setState(DrainState.failed);
+    throw err;
+  } finally {
+    clearInterval(alive);
+  }
+}

@@ -1,0 +1,246 @@
+import { Worker } from 'node:worker_threads';
+import { checkNumberOption, checkOptionNames } from '../option-check.js';
+import { compiledWorkerPath } from '../worker-path.js';
+import { D_COMMAND, D_FLUSHES_DONE, D_FLUSH_REQUESTS, D_STATE, DRAIN_CONTROL_BYTES, DrainCommand, DrainState, readDrainStats, type DrainStats } from './drain-control.js';
+import type { DrainSink, DrainStart } from './drain-loop.js';
+import type { EventLog } from './event-log.js';
+import { onProcessEnd } from './exit-hooks.js';
+
+export type { DrainSink } from './drain-loop.js';
+export type { DrainStats } from './drain-control.js';
+
+export interface DrainThreadOptions {
+  /** Where the events go. */
+  readonly sink: DrainSink;
+  /** How often the events on pages the writers have not filled yet are written out, ms. Defaults to 100. */
+  readonly flushMs?: number;
+  /** How long the drain thread sleeps when there is nothing to take, ms. Defaults to 1. */
+  readonly pollMs?: number;
+  /**
+   * Finish the drain when the process ends (normally, `process.exit()`, an uncaught
+   * exception or unhandled rejection) and on SIGTERM / SIGINT, so no committed event is
+   * lost. Defaults to true.
+   */
+  readonly exitHooks?: boolean;
+  /** The longest the process's exit waits for the drain thread to finish, ms. Defaults to 5000. */
+  readonly exitTimeoutMs?: number;
+  /** The longest `start()` waits for the drain thread to open its sink, ms. Defaults to 10000. */
+  readonly startTimeoutMs?: number;
+}
+
+const optionNames = ['sink', 'flushMs', 'pollMs', 'exitHooks', 'exitTimeoutMs', 'startTimeoutMs'];
+const sinkKeys: Record<DrainSink['kind'], readonly string[]> = {
+  binary: ['kind', 'path', 'flags', 'fsync'],
+  jsonl: ['kind', 'path'],
+  module: ['kind', 'module', 'options'],
+};
+
+/**
+ * A thread of its own that drains an EventLog into a sink: the application's threads only
+ * emit. The binary sink copies the ring's committed pages out as they are (no event is
+ * decoded on the way); JSON lines and your own sinks are decoded and formatted there, never
+ * on the writers' threads.
+ *
+ * Nothing committed is lost when the process ends, however it ends short of SIGKILL: the
+ * memory is shared, so the process's exit handler tells the drain thread to finish and
+ * waits for it (bounded), and SIGTERM / SIGINT finish the drain and then let the process
+ * die of the signal as it would have (if nothing else listens for it; if something does,
+ * the drain is flushed and that listener decides).
+ */
+export class DrainThread {
+  private readonly worker: Worker;
+  private readonly control: SharedArrayBuffer;
+  private readonly ctl: Int32Array;
+  private readonly exitTimeoutMs: number;
+  private removeExitHook: (() => void) | null = null;
+  private failure: Error | null = null;
+  private hasExited = false;
+  private readonly exited: Promise<void>;
+  private closing: Promise<DrainStats> | null = null;
+
+  private constructor(worker: Worker, control: SharedArrayBuffer, exitTimeoutMs: number) {
+    this.worker = worker;
+    this.control = control;
+    this.ctl = new Int32Array(control);
+    this.exitTimeoutMs = exitTimeoutMs;
+    this.exited = new Promise((resolve) =>
+      worker.once('exit', () => {
+        this.hasExited = true;
+        resolve();
+      }),
+    );
+    worker.on('error', (err) => (this.failure ??= err));
+  }
+
+  /**
+   * Starts a drain thread for `log` and resolves when it has opened its sink. The log's
+   * consuming reader is the drain thread's from then on. Rejects on bad options
+   * (TypeError / RangeError naming the option) or a sink that cannot be opened.
+   */
+  static async start(log: EventLog, options: DrainThreadOptions): Promise<DrainThread> {
+    checkOptionNames(options, optionNames, 'drain thread');
+    const sink = checkSink(options.sink);
+    const flushMs = checkNumberOption('flushMs', options.flushMs ?? 100, 1, 60_000, false);
+    const pollMs = checkNumberOption('pollMs', options.pollMs ?? 1, 0.01, 1000, false);
+    const exitTimeoutMs = checkNumberOption('exitTimeoutMs', options.exitTimeoutMs ?? 5000, 1, 600_000, false);
+    const startTimeoutMs = checkNumberOption('startTimeoutMs', options.startTimeoutMs ?? 10_000, 1, 600_000, false);
+    if (options.exitHooks !== undefined && typeof options.exitHooks !== 'boolean') throw new TypeError(`options.exitHooks must be a boolean (got ${typeof options.exitHooks})`);
+    const control = new SharedArrayBuffer(DRAIN_CONTROL_BYTES);
+    const start: DrainStart = { kind: 'log-drain', log: log.handle, control, sink, flushMs, pollMs };
+    const worker = new Worker(compiledWorkerPath('log-drain'), { workerData: start, execArgv: [] });
+    // The drain never keeps a process alive; the exit hook finishes it.
+    worker.unref();
+    const drain = new DrainThread(worker, control, exitTimeoutMs);
+    try {
+      await drain.whileAlive(() => drain.untilStarted(startTimeoutMs));
+    } catch (err) {
+      await worker.terminate();
+      throw err;
+    }
+    if (options.exitHooks !== false) drain.installExitHooks();
+    return drain;
+  }
+
+  /** What the drain has written so far (racy: it keeps writing). */
+  stats(): DrainStats {
+    return readDrainStats(this.control);
+  }
+
+  /**
+   * Waits until everything committed before the call is in the sink (the writers' unfilled
+   * pages included), blocking this thread up to `timeoutMs`. Returns whether it got there.
+   * For exit paths; elsewhere use `flush()`.
+   */
+  flushSync(timeoutMs = this.exitTimeoutMs): boolean {
+    if (!this.running()) return false;
+    const ticket = this.requestFlush();
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const done = Atomics.load(this.ctl, D_FLUSHES_DONE >> 2);
+      if (done - ticket >= 0) return true;
+      const left = deadline - performance.now();
+      if (left <= 0 || !this.running()) return false;
+      Atomics.wait(this.ctl, D_FLUSHES_DONE >> 2, done, Math.min(left, 50));
+    }
+  }
+
+  /** Resolves when everything committed before the call is in the sink. */
+  async flush(): Promise<void> {
+    const ticket = this.requestFlush();
+    await this.whileAlive(async () => {
+      for (;;) {
+        this.throwIfFailed();
+        const done = Atomics.load(this.ctl, D_FLUSHES_DONE >> 2);
+        if (done - ticket >= 0) return;
+        if (this.hasExited) throw new Error('the drain thread stopped before the flush');
+        const wait = Atomics.waitAsync(this.ctl, D_FLUSHES_DONE >> 2, done, 50);
+        if (wait.async) await Promise.race([wait.value, this.exited]);
+      }
+    });
+  }
+
+  /**
+   * Keeps the process alive while `wait` runs: the thread is unref'd (it never keeps a
+   * process alive by itself) and a pending Atomics.waitAsync does not either.
+   */
+  private async whileAlive<T>(wait: () => Promise<T>): Promise<T> {
+    this.worker.ref();
+    try {
+      return await wait();
+    } finally {
+      this.worker.unref();
+    }
+  }
+
+  /**
+   * Drains everything committed (stop the writers first to include their last events),
+   * announces the last drops, closes the sink and stops the thread. Resolves with the
+   * drain's totals; rejects if the drain thread failed. Idempotent.
+   */
+  close(): Promise<DrainStats> {
+    this.closing ??= (async () => {
+      this.removeExitHooks();
+      this.command(DrainCommand.finish);
+      await this.whileAlive(() => this.exited);
+      this.throwIfFailed();
+      if (Atomics.load(this.ctl, D_STATE >> 2) !== DrainState.finished) throw new Error('the drain thread stopped before it finished');
+      return this.stats();
+    })();
+    return this.closing;
+  }
+
+  /** Finishes the drain from an exit path: blocks this thread (bounded) until the sink is closed. */
+  private finishSync(): void {
+    if (!this.running()) return;
+    this.command(DrainCommand.finish);
+    const deadline = performance.now() + this.exitTimeoutMs;
+    for (let state = Atomics.load(this.ctl, D_STATE >> 2); state === DrainState.running; state = Atomics.load(this.ctl, D_STATE >> 2)) {
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        process.stderr.write(`ringtrace: the drain thread did not finish within ${this.exitTimeoutMs} ms; events not yet written are lost\n`);
+        return;
+      }
+      Atomics.wait(this.ctl, D_STATE >> 2, DrainState.running, left);
+    }
+  }
+
+  private running(): boolean {
+    return Atomics.load(this.ctl, D_STATE >> 2) === DrainState.running;
+  }
+
+  private requestFlush(): number {
+    const ticket = Atomics.add(this.ctl, D_FLUSH_REQUESTS >> 2, 1) + 1;
+    // Wakes the drain, which sleeps on the command word.
+    Atomics.notify(this.ctl, D_COMMAND >> 2);
+    return ticket;
+  }
+
+  private command(command: number): void {
+    // Pairs with the drain loop's Atomics.load / waitAsync of the command word.
+    Atomics.store(this.ctl, D_COMMAND >> 2, command);
+    Atomics.notify(this.ctl, D_COMMAND >> 2);
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== null) throw this.failure;
+    if (Atomics.load(this.ctl, D_STATE >> 2) === DrainState.failed) throw new Error('the drain thread failed');
+  }
+
+  private async untilStarted(timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      this.throwIfFailed();
+      const state = Atomics.load(this.ctl, D_STATE >> 2);
+      if (state === DrainState.running) return;
+      const left = deadline - performance.now();
+      if (left <= 0) throw new Error(`the drain thread did not start within ${timeoutMs} ms`);
+      if (this.hasExited) throw new Error('the drain thread exited before it started');
+      const wait = Atomics.waitAsync(this.ctl, D_STATE >> 2, state, Math.min(left, 20));
+      if (wait.async) await Promise.race([wait.value, this.exited]);
+    }
+  }
+
+  private installExitHooks(): void {
+    this.removeExitHook = onProcessEnd((reason) => {
+      // A signal someone else handles may not end the process: make the log durable now;
+      // the exit itself finishes the drain.
+      if (reason === 'signal-observed') this.flushSync();
+      else this.finishSync();
+    });
+  }
+
+  private removeExitHooks(): void {
+    this.removeExitHook?.();
+    this.removeExitHook = null;
+  }
+}
+
+function checkSink(sink: unknown): DrainSink {
+  if (typeof sink !== 'object' || sink === null) throw new TypeError('options.sink must be an object: { kind: "binary" | "jsonl", path } or { kind: "module", module, options }');
+  const kind = (sink as { kind?: unknown }).kind;
+  if (kind !== 'binary' && kind !== 'jsonl' && kind !== 'module') throw new RangeError(`options.sink.kind must be one of binary, jsonl, module (got ${JSON.stringify(kind)})`);
+  checkOptionNames(sink, sinkKeys[kind], `${kind} sink`);
+  const path = kind === 'module' ? (sink as { module?: unknown }).module : (sink as { path?: unknown }).path;
+  if (typeof path !== 'string' || path === '') throw new TypeError(`options.sink.${kind === 'module' ? 'module' : 'path'} must be a non-empty string`);
+  return sink as DrainSink;
+}
