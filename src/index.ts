@@ -40,6 +40,6 @@ export type { LogSink } from './log/sinks.js';
 
 // Exports of log entries to other tools' formats.
 export { toChromeTrace } from './export/chrome-trace.js';
-export type { ChromeTraceEvent } from './export/chrome-trace.js';
+export type { ChromeTrace, ChromeTraceEvent, ChromeTraceOptions } from './export/chrome-trace.js';
 export { writeCtf } from './export/ctf.js';
 export type { CtfTrace } from './export/ctf.js';
