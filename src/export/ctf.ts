@@ -26,10 +26,11 @@ import { entryTimestamps } from './entry-time.js';
  * Event ids: the schemas in the order given, then `ringtrace_lost` (count, cause,
  * before_index) and `ringtrace_corrupt` (reason), so losses and damage show where they
  * happened (stamped by `entryTimestamps`). Field names are written with a leading `_` (CTF
- * readers strip one; it keeps a field named like a TSDL keyword legal) and `$` as `_`;
- * a name that would then clash with another field's gets a suffix (`ctfFieldNames`). A NUL inside a string, which CTF strings cannot hold, is written as
- * U+FFFD. Timestamps are the log's (ns with the hrtime and coarse clocks, tickets with
- * the counter clock), declared at 1 GHz.
+ * readers strip one; it keeps a field named like a TSDL keyword legal) and `$` as `_`; a
+ * name that would then clash with another field's gets a suffix (`ctfFieldNames`). A NUL
+ * inside a string, which CTF strings cannot hold, is written as U+FFFD. Timestamps are the
+ * log's (ns with the hrtime and coarse clocks, tickets with the counter clock), declared
+ * at 1 GHz.
  *
  * Packets and losses: a reader such as babeltrace2 counts the losses between two packets
  * as the difference of their events_discarded, and can count none before a stream's
