@@ -51,6 +51,6 @@ export type { PageCopyVisitor, CopyOptions } from './ring/reader.js';
 
 // Exports of log entries to other tools' formats.
 export { toChromeTrace } from './export/chrome-trace.js';
-export type { ChromeTraceEvent } from './export/chrome-trace.js';
+export type { ChromeTrace, ChromeTraceEvent, ChromeTraceOptions } from './export/chrome-trace.js';
 export { writeCtf } from './export/ctf.js';
 export type { CtfTrace } from './export/ctf.js';

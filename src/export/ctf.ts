@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LogEntry } from '../log/event-log.js';
 import { schemaToJson, type EventDescriptor, type FieldType } from '../log/event-schema.js';
+import { entryTimestamps } from './entry-time.js';
 
 /**
  * A CTF 1.8 trace (Common Trace Format: what babeltrace2 and Trace Compass read) of log
@@ -24,10 +25,19 @@ import { schemaToJson, type EventDescriptor, type FieldType } from '../log/event
  *
  * Event ids: the schemas in the order given, then `ringtrace_lost` (count, cause,
  * before_index) and `ringtrace_corrupt` (reason), so losses and damage show where they
- * happened. Field names are written with a leading `_` (CTF readers strip one; it keeps a
- * field named like a TSDL keyword legal) and `$` as `_`. A NUL inside a string, which CTF
- * strings cannot hold, is written as U+FFFD. Timestamps are the log's (ns with the hrtime
- * and coarse clocks, tickets with the counter clock), declared at 1 GHz.
+ * happened (stamped by `entryTimestamps`). Field names are written with a leading `_` (CTF
+ * readers strip one; it keeps a field named like a TSDL keyword legal) and `$` as `_`; a
+ * name that would then clash with another field's gets a suffix (`ctfFieldNames`). A NUL
+ * inside a string, which CTF strings cannot hold, is written as U+FFFD. Timestamps are the
+ * log's (ns with the hrtime and coarse clocks, tickets with the counter clock), declared
+ * at 1 GHz.
+ *
+ * Packets and losses: a reader such as babeltrace2 counts the losses between two packets
+ * as the difference of their events_discarded, and can count none before a stream's
+ * first packet. So each stream opens with an empty packet (events_discarded 0), and each
+ * loss is a packet of its own holding its `ringtrace_lost` event: the reader's
+ * discarded-events notice then spans exactly from the event before the loss to the one
+ * after it. Other packets hold up to 4,096 events.
  */
 
 const CTF_MAGIC = 0xc1fc1fc1;
@@ -76,7 +86,34 @@ export interface CtfTrace {
 interface CtfEventClass {
   readonly id: number;
   readonly name: string;
-  readonly fields: ReadonlyArray<{ readonly name: string; readonly type: FieldType }>;
+  /** `name` is the schema's; `ctfName` the one in the metadata, without its leading `_`. */
+  readonly fields: ReadonlyArray<{ readonly name: string; readonly ctfName: string; readonly type: FieldType }>;
+}
+
+/**
+ * The CTF names of one event's fields, in order: each is a TSDL identifier once `_` is put
+ * in front, and no two are equal. A JS name is kept; `$` (legal in JS, not in TSDL)
+ * becomes `_`, and such a name never takes one another field has (`a$` beside `a_`).
+ * babeltrace2 (2.0.4) also refuses a field whose name before it strips the `_` equals an
+ * earlier field's after (`_x` declared before `x`: `__x` is stored as `_x`, then `_x`
+ * clashes). A name that would clash either way takes the first free suffix `_2`, `_3`...
+ */
+export function ctfFieldNames(names: readonly string[]): string[] {
+  const plain = new Set(names.filter((n) => !n.includes('$')));
+  const taken = new Set<string>();
+  return names.map((n) => {
+    const base = n.replaceAll('$', '_');
+    const clashes = (c: string): boolean => taken.has(c) || taken.has(`_${c}`) || (n !== base && plain.has(c));
+    let name = base;
+    for (let k = 2; clashes(name); k++) name = `${base}_${k}`;
+    taken.add(name);
+    return name;
+  });
+}
+
+function eventClass(id: number, name: string, fields: ReadonlyArray<{ readonly name: string; readonly type: FieldType }>): CtfEventClass {
+  const ctfNames = ctfFieldNames(fields.map((f) => f.name));
+  return { id, name, fields: fields.map((f, i) => ({ name: f.name, ctfName: ctfNames[i]!, type: f.type })) };
 }
 
 /** Writes `entries` (as `drain`, `snapshot` or `readBinaryLog` give them) as a CTF trace in `dir`. */
@@ -84,18 +121,14 @@ export function writeCtf(dir: string, entries: readonly LogEntry[], schemas: rea
   const classes = new Map<string, CtfEventClass>();
   for (const d of schemas) {
     if (d.name === LOST_EVENT || d.name === CORRUPT_EVENT) throw new TypeError(`writeCtf: the event name ${JSON.stringify(d.name)} is taken by the export's own losses and damage events; rename the event`);
-    if (!classes.has(d.name)) classes.set(d.name, { id: classes.size, name: d.name, fields: schemaToJson(d).fields });
+    if (!classes.has(d.name)) classes.set(d.name, eventClass(classes.size, d.name, schemaToJson(d).fields));
   }
-  const lost: CtfEventClass = {
-    id: classes.size,
-    name: LOST_EVENT,
-    fields: [
-      { name: 'count', type: 'u64' },
-      { name: 'cause', type: 'string' },
-      { name: 'before_index', type: 'u64' },
-    ],
-  };
-  const corrupt: CtfEventClass = { id: classes.size + 1, name: CORRUPT_EVENT, fields: [{ name: 'reason', type: 'string' }] };
+  const lost = eventClass(classes.size, LOST_EVENT, [
+    { name: 'count', type: 'u64' },
+    { name: 'cause', type: 'string' },
+    { name: 'before_index', type: 'u64' },
+  ]);
+  const corrupt = eventClass(classes.size + 1, CORRUPT_EVENT, [{ name: 'reason', type: 'string' }]);
   for (const e of entries) {
     if (e.kind === 'event' && !classes.has(e.name)) throw new TypeError(`writeCtf: event ${JSON.stringify(e.name)} has no schema among the ${schemas.length} given`);
   }
@@ -108,31 +141,33 @@ export function writeCtf(dir: string, entries: readonly LogEntry[], schemas: rea
   const files = [join(dir, 'metadata')];
   writeFileSync(files[0]!, metadataText(uuid, [...classes.values(), lost, corrupt]));
 
-  const bySlot = new Map<number, LogEntry[]>();
-  for (const e of entries) {
+  const timestamps = entryTimestamps(entries);
+  const bySlot = new Map<number, number[]>();
+  entries.forEach((e, i) => {
     const list = bySlot.get(e.slot) ?? [];
     if (list.length === 0) bySlot.set(e.slot, list);
-    list.push(e);
-  }
+    list.push(i);
+  });
   let events = 0;
   let packets = 0;
   for (const [slot, list] of [...bySlot].sort((a, b) => a[0] - b[0])) {
-    const stream = new StreamWriter(uuidBytes, slot < 0 ? NO_SLOT_CPU_ID : slot);
-    for (const e of list) {
+    const stream = new StreamWriter(uuidBytes, slot < 0 ? NO_SLOT_CPU_ID : slot, timestamps[list[0]!]!);
+    for (const i of list) {
+      const e = entries[i]!;
+      const ts = timestamps[i]!;
       if (e.kind === 'event') {
         const c = classes.get(e.name)!;
-        stream.event(c.id, e.timestamp, (out) => {
+        stream.event(c.id, ts, (out) => {
           for (const f of c.fields) out.field(f.type, e.values[f.name]);
         });
       } else if (e.kind === 'lost') {
-        stream.discarded += e.count;
-        stream.event(lost.id, stream.lastTimestamp, (out) => {
+        stream.loss(e.count, lost.id, ts, (out) => {
           out.field('u64', BigInt(e.count));
           out.field('string', e.cause);
           out.field('u64', BigInt(e.beforeIndex));
         });
       } else {
-        stream.event(corrupt.id, stream.lastTimestamp, (out) => out.field('string', e.reason));
+        stream.event(corrupt.id, ts, (out) => out.field('string', e.reason));
       }
       events++;
     }
@@ -157,11 +192,6 @@ function tsdlString(text: string): string {
     else out += ch;
   }
   return `${out}"`;
-}
-
-/** A field name as TSDL takes it: `_` first (readers strip it), `$` (legal in JS, not in TSDL) as `_`. */
-function tsdlFieldName(name: string): string {
-  return `_${name.replaceAll('$', '_')}`;
 }
 
 function metadataText(uuid: string, classes: readonly CtfEventClass[]): string {
@@ -220,7 +250,8 @@ function metadataText(uuid: string, classes: readonly CtfEventClass[]): string {
   ];
   for (const c of classes) {
     lines.push('', 'event {', `\tname = ${tsdlString(c.name)};`, `\tid = ${c.id};`, '\tstream_id = 0;', '\tfields := struct {');
-    for (const f of c.fields) lines.push(`\t\t${CTF_TYPES[f.type]} ${tsdlFieldName(f.name)};`);
+    // `_` first: readers strip it, and it keeps a field named like a TSDL keyword legal.
+    for (const f of c.fields) lines.push(`\t\t${CTF_TYPES[f.type]} _${f.ctfName};`);
     lines.push('\t};', '};');
   }
   return `${lines.join('\n')}\n`;
@@ -295,12 +326,16 @@ class ByteSink {
   }
 }
 
-/** One stream file: packets of at most PACKET_EVENTS events, each with its header and context. */
+/**
+ * One stream file: an empty first packet (so a reader has a count to subtract the first
+ * losses from), then packets of at most PACKET_EVENTS events, each loss in a packet of its
+ * own; each packet with its header and context.
+ */
 class StreamWriter {
   readonly out = new ByteSink();
   /** Losses so far in this stream: each packet's events_discarded. */
-  discarded = 0;
-  lastTimestamp = 0;
+  private discarded = 0;
+  private lastTimestamp = 0;
   packets = 0;
   private packetStart = -1;
   private packetEvents = 0;
@@ -309,11 +344,16 @@ class StreamWriter {
   constructor(
     private readonly uuid: Buffer,
     private readonly cpuId: number,
-  ) {}
+    firstTimestamp: number,
+  ) {
+    this.lastTimestamp = this.clamp(firstTimestamp);
+    this.openPacket(this.lastTimestamp);
+    this.closePacket();
+  }
 
   /** One event; its timestamp is held to the stream's order (never before the last one). */
   event(id: number, timestamp: number, payload: (out: ByteSink) => void): void {
-    const ts = Math.max(this.lastTimestamp, Math.round(Number.isFinite(timestamp) && timestamp > 0 ? timestamp : 0));
+    const ts = this.clamp(timestamp);
     if (this.packetStart < 0 || this.packetEvents === PACKET_EVENTS) this.openPacket(ts);
     this.out.u32(id);
     this.out.u64(BigInt(ts));
@@ -322,9 +362,21 @@ class StreamWriter {
     this.packetEvents++;
   }
 
+  /** `count` events lost here: a packet of its own, holding the event that says so, with the count in its events_discarded. */
+  loss(count: number, id: number, timestamp: number, payload: (out: ByteSink) => void): void {
+    this.closePacket();
+    this.discarded += count;
+    this.event(id, timestamp, payload);
+    this.closePacket();
+  }
+
   finish(): Buffer {
     this.closePacket();
     return this.out.bytes.subarray(0, this.out.length);
+  }
+
+  private clamp(timestamp: number): number {
+    return Math.max(this.lastTimestamp, Math.round(Number.isFinite(timestamp) && timestamp > 0 ? timestamp : 0));
   }
 
   private openPacket(ts: number): void {

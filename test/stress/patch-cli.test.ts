@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const bin = fileURLToPath(new URL('../../bin/ringtrace.js', import.meta.url));
@@ -29,6 +30,26 @@ describe('ringtrace patch', () => {
     expect(run(['patch', '--protocol', 'cmpxchg']).status).toBe(2);
     expect(run(['patch']).status).toBe(2);
     expect(run(['machine', '--cpus', '0']).status).toBe(2);
+  });
+
+  it("the README's hazard demo shows redo's faults (a race: up to 3 runs), and --nmi-calls is checked", () => {
+    const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+    const line = /^npx ringtrace (patch --protocol redo [^#\n]*?)\s+# the hazard/m.exec(readme);
+    expect(line, 'the demo line in the README').not.toBeNull();
+    const args = line![1]!.split(/\s+/);
+    let faults = 0;
+    for (let attempt = 0; attempt < 3 && faults === 0; attempt++) {
+      const r = run([...args, '--json']);
+      expect(r.status, r.stderr).toBe(0); // a hazard protocol's faults are its expected result
+      const out = JSON.parse(r.stdout) as { faults: number; mustBeSafe: boolean };
+      expect(out.mustBeSafe).toBe(false);
+      faults = out.faults;
+      console.log(`hazard demo, run ${attempt + 1}: ${faults} faults`);
+    }
+    expect(faults).toBeGreaterThan(0);
+    const bad = run(['patch', '--protocol', 'redo', '--nmi-calls', '0']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--nmi-calls <n>' argument '0' is invalid\. must be an integer between 1 and 10000/);
   });
 
   it('ringtrace machine --json balances', () => {

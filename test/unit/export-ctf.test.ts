@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeCtf } from '../../src/export/ctf.js';
+import { ctfFieldNames, writeCtf } from '../../src/export/ctf.js';
 import type { LogEntry } from '../../src/log/event-log.js';
 import { EventLog } from '../../src/log/event-log.js';
 import { defineEvent, type EventDescriptor, type FieldType } from '../../src/log/event-schema.js';
@@ -115,15 +115,16 @@ function expected(e: LogEntry, schemas: ReadonlyMap<string, EventDescriptor>): {
   if (e.kind === 'lost') return { name: 'ringtrace_lost', cpuId, fields: { count: BigInt(e.count), cause: e.cause, before_index: BigInt(e.beforeIndex) } };
   if (e.kind === 'corrupt') return { name: 'ringtrace_corrupt', cpuId, fields: { reason: e.reason.replaceAll('\0', '\ufffd') } };
   const fields: Record<string, unknown> = {};
-  const spec = schemas.get(e.name)!.fields as Record<string, FieldType>;
-  for (const [name, type] of Object.entries(spec)) {
+  const spec = Object.entries(schemas.get(e.name)!.fields as Record<string, FieldType>);
+  const names = ctfFieldNames(spec.map(([name]) => name));
+  spec.forEach(([name, type], i) => {
     const v = e.values[name];
-    fields[name.replaceAll('$', '_')] = type === 'bool' ? (v === true ? 1 : 0) : type === 'string' ? (v as string).replaceAll('\0', '\ufffd') : v;
-  }
+    fields[names[i]!] = type === 'bool' ? (v === true ? 1 : 0) : type === 'string' ? (v as string).replaceAll('\0', '\ufffd') : v;
+  });
   return { name: e.name, cpuId, fields };
 }
 
-const FIELD_NAMES = ['a', 'b', 'n', 'struct', 'event', 'string', '$x', 'value_2', 'id', 'timestamp'];
+const FIELD_NAMES = ['a', 'b', 'n', 'struct', 'event', 'string', '$x', '_x', 'x', 'a$', 'a_', 'a__2', 'value_2', 'id', 'timestamp'];
 const valueOf: Record<FieldType, fc.Arbitrary<unknown>> = {
   u8: fc.integer({ min: 0, max: 255 }),
   u16: fc.integer({ min: 0, max: 0xffff }),
@@ -142,7 +143,7 @@ describe('CTF export', () => {
     const EVENT_NAMES = ['req', 'with "quote"', 'back\\slash', 'new\nline', 'é ✓', 'ctl\u0001x', 'tab\there'];
     const schemaArb = fc.tuple(
       fc.constantFrom(...EVENT_NAMES),
-      fc.uniqueArray(fc.constantFrom(...FIELD_NAMES), { minLength: 1, maxLength: 6 }).chain((names) => fc.tuple(...names.map((name) => fc.constantFrom(...TYPES).map((type) => [name, type] as const)))),
+      fc.uniqueArray(fc.constantFrom(...FIELD_NAMES), { minLength: 1, maxLength: 8 }).chain((names) => fc.tuple(...names.map((name) => fc.constantFrom(...TYPES).map((type) => [name, type] as const)))),
     );
     const entryArb = fc.record({
       which: fc.nat(),
@@ -180,14 +181,23 @@ describe('CTF export', () => {
           const want = entries.filter((e) => e.slot === slot).map((e) => expected(e, byName));
           const got = events.filter((e) => e.cpuId === cpuId);
           expect(got.map((e) => ({ name: e.name, cpuId: e.cpuId, fields: e.fields }))).toEqual(want);
-          // Events carry their timestamps; lost and corrupt entries the last one before them.
-          let last = 0n;
-          entries
-            .filter((e) => e.slot === slot)
-            .forEach((e, k) => {
-              if (e.kind === 'event') last = BigInt(e.timestamp);
-              expect(got[k]!.timestamp).toBe(last);
-            });
+          // Events carry their timestamps; lost and corrupt entries the next event's of their
+          // slot, else the previous one's, else the whole list's previous, else its next; held
+          // to the stream's order (the list itself need not be merged by time).
+          const mine = entries.filter((e) => e.slot === slot);
+          let floor = 0n;
+          mine.forEach((e, k) => {
+            const at = mine.slice(k).find((x) => x.kind === 'event') ?? mine.slice(0, k).findLast((x) => x.kind === 'event') ?? entries.slice(0, entries.indexOf(e)).findLast((x) => x.kind === 'event') ?? entries.find((x) => x.kind === 'event');
+            const ts = BigInt(at?.kind === 'event' ? at.timestamp : 0);
+            floor = ts > floor ? ts : floor;
+            expect(got[k]!.timestamp).toBe(floor);
+          });
+          // CTF names are TSDL identifiers once `_` is put in front, unique within each event.
+          for (const d of schemas) {
+            const names = ctfFieldNames(Object.keys(d.fields));
+            expect(new Set(names).size).toBe(names.length);
+            for (const n of names) expect(n).toMatch(/^[A-Za-z0-9_]+$/);
+          }
           // The last packet's events_discarded is every loss of the stream.
           const lostTotal = entries.reduce((sum, e) => sum + (e.slot === slot && e.kind === 'lost' ? e.count : 0), 0);
           expect(packets.filter((p) => p.stream === (slot < 0 ? 'stream_damage' : `stream_${slot}`)).at(-1)!.discarded).toBe(BigInt(lostTotal));
@@ -197,7 +207,7 @@ describe('CTF export', () => {
     );
   });
 
-  it('cuts a long stream into packets of 4,096 events, each with its time range and the losses so far', () => {
+  it('opens each stream with an empty packet, gives each loss a packet of its own, and cuts the rest into packets of 4,096 events', () => {
     const Tick = defineEvent('tick', { n: 'u32' });
     const entries: LogEntry[] = [];
     for (let i = 0; i < 10_000; i++) {
@@ -207,11 +217,16 @@ describe('CTF export', () => {
     const dir = freshDir();
     writeCtf(dir, entries, [Tick]);
     const { events, packets } = readCtf(dir);
-    expect(packets.map((p) => p.events)).toEqual([4096, 4096, 1809]);
-    expect(packets.map((p) => p.discarded)).toEqual([0n, 77n, 77n]);
-    expect(packets[0]!.begin).toBe(0n);
-    expect(packets[0]!.end).toBe(40_950n);
-    expect(packets[1]!.begin).toBe(40_960n);
+    expect(packets.map((p) => p.events)).toEqual([0, 4096, 904, 1, 4096, 904]);
+    expect(packets.map((p) => p.discarded)).toEqual([0n, 0n, 0n, 77n, 77n, 77n]);
+    expect(packets.map((p) => [p.begin, p.end])).toEqual([
+      [0n, 0n],
+      [0n, 40_950n],
+      [40_960n, 49_990n],
+      [50_000n, 50_000n], // the loss, at the first event after it
+      [50_000n, 90_950n],
+      [90_960n, 99_990n],
+    ]);
     expect(events.filter((e) => e.name === 'tick').map((e) => e.fields['n'])).toEqual([...Array(10_000).keys()]);
   });
 
@@ -239,7 +254,7 @@ describe('CTF export', () => {
       const dir = freshDir();
       const r = spawnSync(process.execPath, [bin, 'report', dump, '--ctf', dir], { encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
-      expect(r.stdout).toMatch(/wrote a CTF trace of 20 entries in 1 packet and 1 stream/);
+      expect(r.stdout).toMatch(/wrote a CTF trace of 20 entries in 2 packets and 1 stream/);
       const { events } = readCtf(dir);
       expect(events.map((e) => e.fields)).toEqual([...Array(20).keys()].map((n) => ({ status: 200 + n, micros: n / 2, ok: n % 2 === 0 ? 1 : 0, path: `/r/${n}` })));
       const again = spawnSync(process.execPath, [bin, 'report', dump, '--ctf', dir], { encoding: 'utf8' });

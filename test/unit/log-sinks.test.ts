@@ -129,8 +129,8 @@ describe('ringtrace report', () => {
       }
       const chrome = spawnSync(process.execPath, [bin, 'report', join(dir, 'a.bin'), '--chrome'], { encoding: 'utf8' });
       const trace = JSON.parse(chrome.stdout) as { traceEvents: Array<{ name: string; ph: string; ts?: number; tid: number; args: Record<string, unknown> }> };
-      const instants = trace.traceEvents.filter((e) => e.ph === 'i');
-      expect(instants.map((e) => e.args['n'])).toEqual([0, 1, 2, 3, 4]);
+      const instants = trace.traceEvents.filter((e) => e.ph === 'I');
+      expect(instants.map((e) => (e.args['fields'] as Record<string, unknown>)['n'])).toEqual([0, 1, 2, 3, 4]);
       expect(instants.every((e, i) => i === 0 || e.ts! >= instants[i - 1]!.ts!)).toBe(true);
       expect(trace.traceEvents.some((e) => e.ph === 'M' && e.args['name'] === 'slot 0')).toBe(true);
       const text = spawnSync(process.execPath, [bin, 'report', join(dir, 'a.dump'), '--limit', '2'], { encoding: 'utf8' });

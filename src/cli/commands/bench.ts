@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ExitCode, setVerdict } from '../exit-codes.js';
+import { ExitCode, UsageError, setVerdict } from '../exit-codes.js';
 
 interface BenchOptions {
   readonly json?: true;
@@ -31,7 +31,13 @@ export function registerBench(program: Command): void {
       .option('--quick', 'a short run (a few seconds) for smoke tests; figures are rough')
       .option('--out <file>', 'also write the JSON report to this file')
       .action(async (options: BenchOptions) => {
-        const { report, human, verified } = await run(options.quick === true, (line) => process.stderr.write(`  ${line}\n`));
+        const { report, human, verified } = await run(options.quick === true, (line) => process.stderr.write(`  ${line}\n`)).catch((err: unknown) => {
+          // The published package ships no benchmarks (nor their dev dependencies).
+          if ((err as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND' && /[\\/]bench[\\/]/.test(String((err as Error).message))) {
+            throw new UsageError('the benchmarks run from a clone of the repository (npm ci, then npx ringtrace bench ...); the published package does not ship them');
+          }
+          throw err;
+        });
         const json = JSON.stringify(report, null, 2) + '\n';
         if (options.out !== undefined) writeFileSync(options.out, json);
         process.stdout.write(options.json === true ? json : human);

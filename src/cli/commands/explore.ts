@@ -29,7 +29,8 @@ export function registerExplore(program: Command): void {
       'Runs a patching protocol\'s own steps against CPUs with NMIs under a deterministic scheduler and ' +
         'enumerates every interleaving up to the bound (state hashing prunes repeats; where the fetch model ' +
         'may take a stale or a current byte, both are explored). Prints a counterexample as a diagram, one ' +
-        'column per actor, and exits 1; exits 0 when none exists within the bound.',
+        'column per actor, and exits 1; exits 0 when none exists within the bound. Deterministic, so it takes no ' +
+        '--seed: the same options explore the same states and print the same result every time.',
     )
     .requiredOption('--protocol <p>', protocolNames.join(' | '), oneOf<ProtocolName>(protocolNames))
     .option('--cpus <n>', 'CPUs executing the sites', integerIn(1, 3), 2)

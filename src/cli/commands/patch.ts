@@ -19,6 +19,7 @@ interface PatchFlags {
   readonly nmi: boolean;
   readonly notraceNmi?: boolean;
   readonly pokeCostNs: number;
+  readonly nmiCalls: number;
   readonly seed?: number;
   readonly json?: boolean;
 }
@@ -56,7 +57,7 @@ export function registerPatch(program: Command): void {
     .description(
       'Boots the machine with every site traced, then runs --ops alternating disable/enable operations over ' +
         '--sites sites with the chosen protocol while the CPUs trace and NMIs fire (NMI handlers run the first ' +
-        'four sites, which every operation patches). Prints each operation\'s metrics and the totals. Exits 1 ' +
+        'four sites, which every operation patches, --nmi-calls times in all). Prints each operation\'s metrics and the totals. Exits 1 ' +
         'if a protocol that must be safe (int3, int3-batch, redo-nmi-wait, stop-machine with --no-nmi or ' +
         '--notrace-nmi) shows a fault or a stale execution.',
     )
@@ -70,6 +71,7 @@ export function registerPatch(program: Command): void {
     .option('--no-nmi', 'stop-machine: mask NMIs while the machine is stopped')
     .option('--notrace-nmi', 'mark every site the NMI handler runs notrace (never patched)')
     .option('--poke-cost-ns <ns>', 'busy time per byte written (text_poke cost); widens race windows', numberIn(0, 1e7), 0)
+    .option('--nmi-calls <n>', 'calls each NMI handler makes, cycling over the first four sites; a longer handler widens the windows of the races NMIs take part in', integerIn(1, 10_000), 4)
     .option('--seed <x>', 'seed (default: random, printed)', integerIn(0, 2 ** 32 - 1))
     .option('--json', 'print one JSON object')
     .action(async (flags: PatchFlags) => {
@@ -93,7 +95,7 @@ async function runPatch(flags: PatchFlags, seed: number, nmiOff: boolean): Promi
     sites,
     seed,
     nmiPerSecond: flags.nmiRate,
-    nmiSites: [0, 1, 2, 3],
+    nmiSites: Array.from({ length: flags.nmiCalls }, (_, i) => i % 4),
     notraceFraction: 0,
     notraceNmiSites: flags.notraceNmi === true,
     nmiEntry: flags.protocol === 'redo' ? NmiEntryMode.redo : flags.protocol === 'redo-nmi-wait' ? NmiEntryMode.nmiRunning : NmiEntryMode.plain,

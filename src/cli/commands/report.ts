@@ -4,6 +4,7 @@ import { UsageError } from '../exit-codes.js';
 import { integerIn } from '../parse.js';
 import type { LogEntry } from '../../log/event-log.js';
 import type { EventDescriptor } from '../../log/event-schema.js';
+import type { ClockName } from '../../ring/layout.js';
 import { loadDump, parseBinaryLog } from '../../log/sinks.js';
 import { toChromeTrace } from '../../export/chrome-trace.js';
 import { writeCtf } from '../../export/ctf.js';
@@ -15,8 +16,11 @@ interface ReportFlags {
   readonly limit?: number;
 }
 
-/** Reads a dump (writeDump, the flight recorder) or a binary log (BinaryLogSink) into entries, with their schemas. */
-export function readLogFile(path: string): { entries: LogEntry[]; schemas: readonly EventDescriptor[] } {
+/**
+ * Reads a dump (writeDump, the flight recorder) or a binary log (BinaryLogSink) into
+ * entries, with their schemas and, where the file records it, the clock of their timestamps.
+ */
+export function readLogFile(path: string): { entries: LogEntry[]; schemas: readonly EventDescriptor[]; clock?: ClockName } {
   let magic: string;
   try {
     magic = readFileSync(path).subarray(0, 8).toString('latin1');
@@ -28,7 +32,7 @@ export function readLogFile(path: string): { entries: LogEntry[]; schemas: reado
     const entries: LogEntry[] = [];
     const log = loadDump(path);
     log.drain((e) => entries.push(e));
-    return { entries, schemas: log.registry.all() };
+    return { entries, schemas: log.registry.all(), clock: log.ring.config.clock };
   }
   throw new UsageError(`${path} is neither a ringtrace dump nor a binary log`);
 }
@@ -60,7 +64,7 @@ export function registerReport(program: Command): void {
         return;
       }
       if (flags.chrome === true) {
-        process.stdout.write(`${JSON.stringify(toChromeTrace(entries))}\n`);
+        process.stdout.write(`${JSON.stringify(toChromeTrace(entries, read.clock === undefined ? {} : { clock: read.clock }))}\n`);
         return;
       }
       const lines = entries.map((e) => {
