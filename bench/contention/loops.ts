@@ -18,7 +18,7 @@ const BATCH = 256;
 /** Latency samples a writer keeps at most. */
 const MAX_SAMPLES = 1 << 18;
 /** Events written (and read) on private memory before ready. */
-const WARMUP_EVENTS = 200_000;
+const WARMUP_EVENTS = 100_000;
 /** The reader's sleep when it found nothing committed, ms. */
 const NAP_MS = 0.05;
 /** Events the reader takes per read() call. */
@@ -147,7 +147,7 @@ export class WriterLoop {
 
 /** Cost of one performance.now() in this thread, ns: the sampling's own price. */
 function clockReadNs(): number {
-  const n = 200_000;
+  const n = 50_000;
   let sink = 0;
   const a = process.hrtime.bigint();
   for (let i = 0; i < n; i++) sink += performance.now();
