@@ -158,7 +158,7 @@ export function ringPlots(report: unknown): Plot[] {
     ['clock-hrtime', 'clock (hrtime)'],
     ['writer-counter', 'writer (counter clock)'],
     ['writer-hrtime', 'writer (hrtime clock)'],
-    ['writer-reader-threads', 'writer -> reader threads'],
+    ['writer-reader-threads', 'writer → reader (threads)'],
     ['ringbufjs-threads', 'ringbuf.js threads'],
     ['pino-devnull', 'pino to /dev/null'],
   ];
@@ -179,7 +179,7 @@ export function ringPlots(report: unknown): Plot[] {
         height: HEIGHT,
         mark: 'bar',
         encoding: {
-          y: { field: 'part', type: 'nominal', title: null, sort: parts.map(([, l]) => l) },
+          y: { field: 'part', type: 'nominal', title: null, sort: parts.map(([, l]) => l), axis: { labelLimit: 300 } },
           x: { field: 'nsPerEvent', type: 'quantitative', title: 'ns per event (log)', scale: { type: 'log' } },
           color: { field: 'part', type: 'nominal', legend: null },
         },
