@@ -9,7 +9,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CELL_MS, DEFAULT_NMI_PER_SECOND, DEFAULT_WRITERS, QUICK_CELL_MS, contentionSuite } from './contention/suite.js';
+import { DEFAULT_CELL_MS, DEFAULT_NMI_PER_SECOND, DEFAULT_WRITERS, QUICK_CELL_MS, QUICK_WRITERS, contentionSuite } from './contention/suite.js';
 import { writeSuitePlots } from './plot/plots.js';
 import { formatSuiteMarkdown, formatSuiteReport, runSuite } from './registry.js';
 import { runEventLogSuite } from './eventlog/suite.js';
@@ -90,7 +90,7 @@ if (run('eventlog')) {
   failed ||= eventlog.results.some((r) => !r.verified);
 }
 if (run('contention')) {
-  const spec = contentionSuite({ writers: DEFAULT_WRITERS, nmiPerSecond: DEFAULT_NMI_PER_SECOND, cellMs: quick ? QUICK_CELL_MS : DEFAULT_CELL_MS });
+  const spec = contentionSuite({ writers: quick ? QUICK_WRITERS : DEFAULT_WRITERS, nmiPerSecond: DEFAULT_NMI_PER_SECOND, cellMs: quick ? QUICK_CELL_MS : DEFAULT_CELL_MS });
   const contention = await runSuite(spec, { quick, progress });
   process.stdout.write(formatSuiteReport(spec, contention));
   await write('contention', contention, formatSuiteMarkdown(spec, contention));

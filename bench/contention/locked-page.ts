@@ -280,7 +280,11 @@ class LockedPageWriter implements ContentionWriter {
   }
 }
 
-/** Reads each writer's buffer in turn (per-writer order; no merge by time). */
+/**
+ * Reads each writer's buffer in turn (per-writer order; no merge by time). While the
+ * writers run it takes whole pages only, as percpu's reader does, so it never reads the
+ * commit word of the page a writer is filling; finish() takes the rest.
+ */
 class LockedPageReader implements ContentionReader {
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
@@ -295,6 +299,7 @@ class LockedPageReader implements ContentionReader {
   private readonly droppedReported: Float64Array;
   private readonly view: EventRef;
   private failed = false;
+  private wholePages = true;
 
   constructor(sab: SharedArrayBuffer) {
     this.i32 = new Int32Array(sab);
@@ -327,6 +332,7 @@ class LockedPageReader implements ContentionReader {
       const page = pagesBase + this.page[w]! * this.pageBytes;
       // Pairs with the writer's Atomics.store of commit in publishCommit().
       const commit = Atomics.load(i32, (page + P_COMMIT) >> 2);
+      if (this.wholePages && (commit & COMMIT_CLOSED) === 0) return n;
       const end = commit & COMMIT_OFFSET_MASK;
       let off = this.offset[w]!;
       const base = this.f64[(page + P_BASE_TS) >> 3]!;
@@ -385,6 +391,7 @@ class LockedPageReader implements ContentionReader {
   }
 
   finish(verifier: StreamVerifier): number {
+    this.wholePages = false;
     let n = 0;
     for (let k = this.read(verifier, 1 << 20); k > 0; k = this.read(verifier, 1 << 20)) n += k;
     for (let w = 0; w < this.writers; w++) {

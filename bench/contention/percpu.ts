@@ -6,7 +6,7 @@ import type { ContentionReader, Design } from './design.js';
 /**
  * `percpu`: ringtrace itself. One CPU buffer per writer thread, CpuWriter's lock-free
  * reserve/commit, discard mode, the hrtime clock (nothing shared between writers), and
- * RingReader merging the CPUs by timestamp. Nothing here but the adapter.
+ * RingReader merging the CPUs by timestamp, taking whole pages. Nothing here but the adapter.
  */
 export const percpuDesign: Design = {
   name: 'percpu',
@@ -15,7 +15,9 @@ export const percpuDesign: Design = {
   writer: (sab, index) => RingBuffer.attach(sab).writer(index),
   reader: (sab): ContentionReader => {
     const reader = RingBuffer.attach(sab).reader();
-    const options: { maxEvents: number } & ReadOptions = { maxEvents: 0 };
+    // Whole pages while the writers run (the consumer mode for a fast writer: the reader
+    // stays off the page being written); drain() takes the rest at the end.
+    const options: { maxEvents: number } & ReadOptions = { maxEvents: 0, wholePages: true };
     return {
       read: (verifier: StreamVerifier, maxEvents: number) => {
         options.maxEvents = maxEvents;

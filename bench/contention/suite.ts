@@ -26,6 +26,8 @@ import type { ContentionOutcome, ContentionReaderOutcome, ContentionStart, Conte
  */
 
 export const DEFAULT_WRITERS: readonly number[] = [1, 2, 3, 4, 6, 8];
+/** `--quick`: the sweep's first two steps only. */
+export const QUICK_WRITERS: readonly number[] = [1, 2];
 export const DEFAULT_NMI_PER_SECOND = 10_000;
 export const DEFAULT_CELL_MS = 500;
 export const QUICK_CELL_MS = 100;

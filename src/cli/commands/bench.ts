@@ -100,10 +100,10 @@ export function registerBench(program: Command): void {
     'contention',
     'the designs of the seed thread side by side: percpu (ringtrace), shared (compare-and-swap on one tail), locked-page, locked; a writer sweep with and without NMIs, a reader throughout (about a minute)',
     async (quick, progress, options) => {
-      const { contentionSuite, DEFAULT_CELL_MS, DEFAULT_NMI_PER_SECOND, DEFAULT_WRITERS, QUICK_CELL_MS } = await import('../../../bench/contention/suite.js');
+      const { contentionSuite, DEFAULT_CELL_MS, DEFAULT_NMI_PER_SECOND, DEFAULT_WRITERS, QUICK_CELL_MS, QUICK_WRITERS } = await import('../../../bench/contention/suite.js');
       const { runSuite, formatSuiteReport } = await import('../../../bench/registry.js');
       const spec = contentionSuite({
-        writers: options.writers ?? DEFAULT_WRITERS,
+        writers: options.writers ?? (quick ? QUICK_WRITERS : DEFAULT_WRITERS),
         nmiPerSecond: options.nmiRate ?? DEFAULT_NMI_PER_SECOND,
         cellMs: options.cellMs ?? (quick ? QUICK_CELL_MS : DEFAULT_CELL_MS),
       });
@@ -112,7 +112,7 @@ export function registerBench(program: Command): void {
     },
     (command) =>
       command
-        .option('--writers <list>', 'writer counts to sweep, comma-separated, each 1..64 (default 1,2,3,4,6,8)', writerList)
+        .option('--writers <list>', 'writer counts to sweep, comma-separated, each 1..64 (default 1,2,3,4,6,8; --quick 1,2)', writerList)
         .option('--nmi-rate <perSecond>', 'simulated NMIs per second per writer in the NMI cells; 0: no NMI cells (default 10000)', numberIn(0, 1_000_000))
         .option('--cell-ms <ms>', 'how long the writers of each cell write (default 500; --quick 100)', integerIn(10, 60_000)),
   );
