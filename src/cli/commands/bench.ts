@@ -113,7 +113,7 @@ export function registerBench(program: Command): void {
     (command) =>
       command
         .option('--writers <list>', 'writer counts to sweep, comma-separated, each 1..64 (default 1,2,3,4,6,8; --quick 1,2)', writerList)
-        .option('--nmi-rate <perSecond>', 'simulated NMIs per second per writer in the NMI cells; 0: no NMI cells (default 10000)', numberIn(0, 1_000_000))
-        .option('--cell-ms <ms>', 'how long the writers of each cell write (default 500; --quick 100)', integerIn(10, 60_000)),
+        .option('--nmi-rate <perSecond>', 'simulated NMIs per second per writer in the NMI cells, at most one per 256 writes; 0: no NMI cells (default 10000)', numberIn(0, 1_000_000))
+        .option('--cell-ms <ms>', 'how long the writers of each cell write (default 300; --quick 100)', integerIn(10, 60_000)),
   );
 }
