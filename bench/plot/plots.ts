@@ -70,7 +70,7 @@ export function contentionPlots(report: unknown): Plot[] {
       height: HEIGHT,
       mark: { type: 'line', point: true },
       encoding: {
-        x: { field: 'writers', type: 'quantitative', title: 'writer threads' },
+        x: { field: 'writers', type: 'quantitative', title: 'writer threads', axis: { tickMinStep: 1 } },
         y: { field, type: 'quantitative', title, ...(log ? { scale: { type: 'log' } } : {}) },
         color: { field: 'design', type: 'nominal', title: 'design' },
         strokeDash: { field: 'nmi', type: 'nominal', title: 'NMIs', legend: { labelLimit: 400 } },
@@ -143,7 +143,9 @@ export function machinePlots(report: unknown): Plot[] {
         encoding: {
           x: { field: 'stat', type: 'ordinal', title: 'percentile', sort: marks.map(([s]) => s) },
           xOffset: { field: 'cpus', type: 'nominal' },
-          y: { field: 'us', type: 'quantitative', title: 'µs (log)', scale: { type: 'log' } },
+          // Bars on a log scale start at 1 µs (a bar from 0 has no length on a log axis).
+          y: { field: 'us', type: 'quantitative', title: 'µs (log)', scale: { type: 'log' }, stack: null },
+          y2: { datum: 1 },
           color: { field: 'cpus', type: 'nominal', title: 'CPUs' },
         },
       },
@@ -180,7 +182,9 @@ export function ringPlots(report: unknown): Plot[] {
         mark: 'bar',
         encoding: {
           y: { field: 'part', type: 'nominal', title: null, sort: parts.map(([, l]) => l), axis: { labelLimit: 300 } },
-          x: { field: 'nsPerEvent', type: 'quantitative', title: 'ns per event (log)', scale: { type: 'log' } },
+          // Bars on a log scale start at 1 ns (a bar from 0 has no length on a log axis).
+          x: { field: 'nsPerEvent', type: 'quantitative', title: 'ns per event (log)', scale: { type: 'log' }, stack: null },
+          x2: { datum: 1 },
           color: { field: 'part', type: 'nominal', legend: null },
         },
       },

@@ -34,7 +34,15 @@ function shape(svg: string): Shape {
     const el = node as Record<string, unknown>;
     const cls = typeof el['@_class'] === 'string' ? el['@_class'] : '';
     const mark = /^(mark-(?:line|symbol|rect)) role-mark/.exec(cls)?.[1];
-    if (mark !== undefined) marks.set(mark, (marks.get(mark) ?? 0) + (Array.isArray(el.path) ? el.path.length : 0));
+    const paths = Array.isArray(el.path) ? (el.path as Record<string, unknown>[]) : [];
+    if (mark !== undefined) marks.set(mark, (marks.get(mark) ?? 0) + paths.length);
+    if (mark === 'mark-rect') {
+      // A bar is drawn "M x,y h width v height h -width Z": both must be non-zero.
+      for (const p of paths) {
+        const d = /h(-?[\d.]+)v(-?[\d.]+)/.exec(String(p['@_d']));
+        expect(d !== null && Number(d[1]) !== 0 && Number(d[2]) !== 0, `bar ${String(p['@_aria-label'])}: ${String(p['@_d'])}`).toBe(true);
+      }
+    }
     for (const t of Array.isArray(el.text) ? el.text : []) {
       const s = typeof t === 'object' && t !== null ? (t as Record<string, unknown>)['#text'] : t;
       if (s !== undefined) texts.push(String(s));
