@@ -62,7 +62,7 @@ export interface Design {
 }
 
 /** The reader's view of one event, as the verifier wants it (a flyweight, reused). */
-export class EventRef implements StreamEvent {
+export class EventView implements StreamEvent {
   cpu = 0;
   index = 0;
   type = 0;

@@ -26,7 +26,7 @@ import {
   P_SIZE,
 } from '../../src/ring/layout.js';
 import type { StreamVerifier } from '../../src/check/stream-verifier.js';
-import { type ContentionReader, type ContentionWriter, type Design, type DesignGeometry, type LostByCause, EventRef, discardStats } from './design.js';
+import { type ContentionReader, type ContentionWriter, type Design, type DesignGeometry, type LostByCause, EventView, discardStats } from './design.js';
 import { LOCK_TIMEOUT_MS } from './shared-ring.js';
 import { LockResult, MAX_LOCK_ID, acquire, release } from './lock.js';
 
@@ -297,7 +297,7 @@ class LockedPageReader implements ContentionReader {
   private readonly offset: Int32Array;
   private readonly index: Float64Array;
   private readonly droppedReported: Float64Array;
-  private readonly view: EventRef;
+  private readonly view: EventView;
   private failed = false;
   private wholePages = true;
 
@@ -314,7 +314,7 @@ class LockedPageReader implements ContentionReader {
     this.offset = new Int32Array(g.writers).fill(PAGE_HEADER_BYTES);
     this.index = new Float64Array(g.writers);
     this.droppedReported = new Float64Array(g.writers);
-    this.view = new EventRef(this.i32);
+    this.view = new EventView(this.i32);
   }
 
   read(verifier: StreamVerifier, maxEvents: number): number {

@@ -19,7 +19,7 @@ import {
   type Design,
   type DesignGeometry,
   type LostByCause,
-  EventRef,
+  EventView,
   discardStats,
 } from './design.js';
 import { LockResult, acquire, release } from './lock.js';
@@ -281,7 +281,7 @@ class SharedRingReader implements ContentionReader {
   private readonly mask: number;
   private readonly data: number;
   private readonly writers: number;
-  private readonly view: EventRef;
+  private readonly view: EventView;
   private readonly next: Float64Array;
   private pos = 0;
   private broken = false;
@@ -293,7 +293,7 @@ class SharedRingReader implements ContentionReader {
     this.mask = this.capacity - 1;
     this.writers = this.i32[H_WRITERS >> 2]!;
     this.data = dataBase(this.writers);
-    this.view = new EventRef(this.i32);
+    this.view = new EventView(this.i32);
     this.next = new Float64Array(this.writers);
   }
 
