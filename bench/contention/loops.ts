@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { payloadHash, streamTag } from '../../src/check/stream-payload.js';
 import { StreamVerifier } from '../../src/check/stream-verifier.js';
 import { HOOK_POINT_COUNT, type HookPoint } from '../../src/ring/interrupt.js';
@@ -177,6 +178,18 @@ function warmUp(design: Design, nmi: boolean): void {
   loop.nmiMode(false);
 }
 
+/**
+ * This thread's time on a CPU so far, ns (Linux /proc/thread-self/schedstat, the
+ * scheduler's own accounting); NaN where there is no such file.
+ */
+function threadOnCpuNs(): number {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ', 1)[0]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
 export function prepareContentionWriter(start: Start<'contention-writer'>): () => Promise<ContentionWriterOutcome> {
   const control = new BenchControl(start.control);
   const design = designNamed(start.design);
@@ -187,8 +200,11 @@ export function prepareContentionWriter(start: Start<'contention-writer'>): () =
   return async () => {
     control.waitForGo();
     let span: { startNs: bigint; endNs: bigint };
+    const cpuBefore = threadOnCpuNs();
+    let onCpuNs = Number.NaN;
     try {
       span = loop.run(start.durationMs, start.nmiPerSecond, control);
+      onCpuNs = threadOnCpuNs() - cpuBefore;
     } finally {
       writer.close();
       control.producerDone();
@@ -201,6 +217,7 @@ export function prepareContentionWriter(start: Start<'contention-writer'>): () =
       latencyNs: loop.latencyNs.slice(0, loop.samples),
       samples: loop.samples,
       clockReadNs: costNs,
+      onCpuNs,
       nmisByPoint: loop.nmisByPoint,
     };
   };

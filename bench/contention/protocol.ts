@@ -46,6 +46,8 @@ export interface ContentionWriterOutcome {
   readonly samples: number;
   /** Cost of one read of the sampling clock (performance.now()), ns, measured in this thread. */
   readonly clockReadNs: number;
+  /** The writer thread's time on a CPU while it wrote, ns (schedstat); NaN where unknown. */
+  readonly onCpuNs: number;
   /** NMIs injected, by the hook point they interrupted (HookPoint order). */
   readonly nmisByPoint: number[];
 }

@@ -10,6 +10,7 @@ import { loadDevDependency } from '../dev-deps.js';
  *
  *   contention-throughput   aggregate events/s vs writers, one line per design, NMIs off / on
  *   contention-p999         write latency p99.9 vs writers, one line per design, NMIs off / on
+ *   contention-cpu          stored events per second of writer CPU time vs writers, likewise
  *   patch-wall-time         patch wall time vs sites, one line per protocol (log-log)
  *   machine-sync-rounds     sync-round latency percentiles, busy vs idle CPUs
  *   ring-costs              the ring suite's cost breakdown, ns per event
@@ -57,8 +58,18 @@ export function contentionPlots(report: unknown): Plot[] {
     const rate = num(r, 'nmiRate');
     const eps = num(r, 'eventsPerSec');
     const p999 = num(r, 'p999Ns');
+    const perCpu = num(r, 'eventsPerCpuSec');
     if (design === undefined || writers === undefined || rate === undefined || eps === undefined) return [];
-    return [{ design, writers, nmi: nmiLabel(rate), mEventsPerSec: eps / 1e6, p999Us: p999 === undefined ? null : p999 / 1000 }];
+    return [
+      {
+        design,
+        writers,
+        nmi: nmiLabel(rate),
+        mEventsPerSec: eps / 1e6,
+        mEventsPerCpuSec: perCpu === undefined ? null : perCpu / 1e6,
+        p999Us: p999 === undefined ? null : p999 / 1000,
+      },
+    ];
   });
   const line = (field: string, title: string, log: boolean, name: string, heading: string): Plot => ({
     name,
@@ -80,6 +91,7 @@ export function contentionPlots(report: unknown): Plot[] {
   return [
     line('mEventsPerSec', 'aggregate M events/s (stored)', false, 'contention-throughput', 'Aggregate throughput vs writers'),
     line('p999Us', 'write latency p99.9 (µs, log)', true, 'contention-p999', 'Write latency p99.9 vs writers'),
+    line('mEventsPerCpuSec', 'M events per writer CPU-second', false, 'contention-cpu', 'Events per second of writer CPU time vs writers'),
   ];
 }
 

@@ -29,7 +29,7 @@ describe('ringtrace bench contention', () => {
         expect(r, `${design} at ${nmiRate} NMIs/s`).toBeDefined();
         expect(r?.verified, `${design} ${nmiRate}: ${String(r?.verifyError)}`).toBe(true);
         expect(r?.writers).toBe(2);
-        for (const key of ['eventsPerSec', 'perWriterEventsPerSec', 'p50Ns', 'p99Ns', 'p999Ns']) {
+        for (const key of ['eventsPerSec', 'perWriterEventsPerSec', 'eventsPerCpuSec', 'p50Ns', 'p99Ns', 'p999Ns']) {
           expect(isPositive(r?.[key]), `${design}.${key} = ${String(r?.[key])}`).toBe(true);
         }
         expect(typeof r?.oversubscribed).toBe('boolean');
@@ -44,10 +44,15 @@ describe('ringtrace bench contention', () => {
     const lockedNmi = results.find((x) => x.design === 'locked' && x.nmiRate === 20000)?.lost as Record<string, number>;
     expect(lockedNmi.nmiLock).toBeGreaterThan(0);
     const targets = report.targets as Record<string, unknown>[];
-    expect(targets.map((t) => t.name).sort()).toEqual(['percpu-vs-locked-2-writers', 'percpu-vs-shared-2-writers']);
+    expect(targets.map((t) => t.name).sort()).toEqual([
+      'percpu-vs-locked-2-writers',
+      'percpu-vs-locked-2-writers-on-cpu',
+      'percpu-vs-shared-2-writers',
+      'percpu-vs-shared-2-writers-on-cpu',
+    ]);
     const machine = report.machine as Record<string, unknown>;
     expect(isPositive(machine.cores)).toBe(true);
-    expect(readdirSync(dir).sort()).toEqual(['contention-p999.svg', 'contention-throughput.svg']);
+    expect(readdirSync(dir).sort()).toEqual(['contention-cpu.svg', 'contention-p999.svg', 'contention-throughput.svg']);
   });
 
   it('rejects a bad writer list, a bad NMI rate and an unknown option with exit code 2', async () => {

@@ -61,9 +61,9 @@ async function render(suite: string): Promise<Map<string, Shape>> {
 }
 
 describe('benchmark plots (vega-lite -> SVG)', () => {
-  it('contention: throughput and p99.9 vs writers, a line per design and NMI mode', { timeout: 60_000 }, async () => {
+  it('contention: throughput, p99.9 and events per CPU-second vs writers, a line per design and NMI mode', { timeout: 60_000 }, async () => {
     const plots = await render('contention');
-    expect([...plots.keys()]).toEqual(['contention-throughput', 'contention-p999']);
+    expect([...plots.keys()]).toEqual(['contention-throughput', 'contention-p999', 'contention-cpu']);
     for (const s of plots.values()) {
       expect(s.marks.get('mark-line')).toBe(4 * 2);
       expect(s.marks.get('mark-symbol')).toBe(16);
