@@ -84,7 +84,9 @@ export function contentionPlots(report: unknown): Plot[] {
         x: { field: 'writers', type: 'quantitative', title: 'writer threads', axis: { tickMinStep: 1 } },
         y: { field, type: 'quantitative', title, ...(log ? { scale: { type: 'log' } } : {}) },
         color: { field: 'design', type: 'nominal', title: 'design' },
-        strokeDash: { field: 'nmi', type: 'nominal', title: 'NMIs', legend: { labelLimit: 400 } },
+        // 'none' sorts last by name: descending makes it the solid line. The legend's symbols
+        // show no dash, so its title says which is which.
+        strokeDash: { field: 'nmi', type: 'nominal', title: 'NMIs (solid: none, dashed: on)', sort: 'descending', legend: { labelLimit: 400, titleLimit: 400 } },
       },
     },
   });
