@@ -1,13 +1,17 @@
 /**
- * `npm run bench`: runs every benchmark suite (ring, machine, patch, then eventlog), or the ones named,
- * prints each human report and writes the machine-readable one to
+ * `npm run bench`: runs every benchmark suite (ring, machine, patch, eventlog, then contention), or the
+ * ones named, prints each human report and writes the machine-readable one to
  * bench/results/<suite>.json (and the Markdown tables to bench/results/<suite>.md, for
- * docs/BENCHMARKS.md).
+ * docs/BENCHMARKS.md), and the suite's plots to bench/results/<plot>.svg.
  *
- *   node dist/bench/run.js [--quick] [ring] [machine] [patch] [eventlog]      (npm run bench -- patch)
+ *   node dist/bench/run.js [--quick] [ring] [machine] [patch] [eventlog] [contention]   (npm run bench -- patch)
+ *   node dist/bench/run.js --plots-only     (the plots again, from the results files as they are)
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_CELL_MS, DEFAULT_NMI_PER_SECOND, DEFAULT_WRITERS, QUICK_CELL_MS, QUICK_WRITERS, contentionSuite } from './contention/suite.js';
+import { writeSuitePlots } from './plot/plots.js';
+import { formatSuiteMarkdown, formatSuiteReport, runSuite } from './registry.js';
 import { runEventLogSuite } from './eventlog/suite.js';
 import { runMachineSuite } from './machine/suite.js';
 import { runPatchSuite } from './patch/suite.js';
@@ -23,12 +27,12 @@ import {
 } from './report.js';
 import { runRingSuite } from './ring/suite.js';
 
-const SUITES = ['ring', 'machine', 'patch', 'eventlog'] as const;
+const SUITES = ['ring', 'machine', 'patch', 'eventlog', 'contention'] as const;
 type Suite = (typeof SUITES)[number];
-const usage = 'usage: node dist/bench/run.js [--quick] [ring] [machine] [patch] [eventlog]';
+const usage = 'usage: node dist/bench/run.js [--quick] [ring] [machine] [patch] [eventlog] [contention] | --plots-only';
 const args = process.argv.slice(2);
 for (const a of args) {
-  if (a !== '--quick' && !(SUITES as readonly string[]).includes(a)) {
+  if (a !== '--quick' && a !== '--plots-only' && !(SUITES as readonly string[]).includes(a)) {
     process.stderr.write(`bench/run: unknown argument ${JSON.stringify(a)} (${usage})\n`);
     process.exit(2);
   }
@@ -44,35 +48,52 @@ const progress = (line: string): void => {
 const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 mkdirSync(resultsDir, { recursive: true });
 
-function write(suite: string, report: unknown, markdown: string): void {
+async function write(suite: string, report: unknown, markdown: string): Promise<void> {
   writeFileSync(`${resultsDir}${suite}.json`, JSON.stringify(report, null, 2) + '\n');
   writeFileSync(`${resultsDir}${suite}.md`, markdown);
-  process.stdout.write(`\nwrote ${resultsDir}${suite}.json and ${suite}.md\n\n`);
+  const plots = await writeSuitePlots(suite, report, resultsDir);
+  process.stdout.write(`\nwrote ${resultsDir}${suite}.json and ${suite}.md${plots.map((p) => `, ${p.slice(resultsDir.length)}`).join('')}\n\n`);
+}
+
+if (args.includes('--plots-only')) {
+  for (const suite of SUITES) {
+    const file = `${resultsDir}${suite}.json`;
+    if (!existsSync(file)) continue;
+    for (const plot of await writeSuitePlots(suite, JSON.parse(readFileSync(file, 'utf8')), resultsDir)) process.stdout.write(`wrote ${plot}\n`);
+  }
+  process.exit(0);
 }
 
 let failed = false;
 if (run('ring')) {
   const ring = await runRingSuite({ quick, progress });
   process.stdout.write(formatRingReport(ring));
-  write('ring', ring, formatRingMarkdown(ring));
+  await write('ring', ring, formatRingMarkdown(ring));
   failed ||= ring.results.some((r) => !r.verified);
 }
 if (run('machine')) {
   const machine = await runMachineSuite({ quick, progress });
   process.stdout.write(formatMachineReport(machine));
-  write('machine', machine, formatMachineMarkdown(machine));
+  await write('machine', machine, formatMachineMarkdown(machine));
   failed ||= machine.results.some((r) => !r.verified);
 }
 if (run('patch')) {
   const patch = await runPatchSuite({ quick, progress });
   process.stdout.write(formatPatchReport(patch));
-  write('patch', patch, formatPatchMarkdown(patch));
+  await write('patch', patch, formatPatchMarkdown(patch));
   failed ||= patch.results.some((r) => !r.verified);
 }
 if (run('eventlog')) {
   const eventlog = await runEventLogSuite({ quick, progress });
   process.stdout.write(formatEventLogReport(eventlog));
-  write('eventlog', eventlog, formatEventLogMarkdown(eventlog));
+  await write('eventlog', eventlog, formatEventLogMarkdown(eventlog));
   failed ||= eventlog.results.some((r) => !r.verified);
+}
+if (run('contention')) {
+  const spec = contentionSuite({ writers: quick ? QUICK_WRITERS : DEFAULT_WRITERS, nmiPerSecond: DEFAULT_NMI_PER_SECOND, cellMs: quick ? QUICK_CELL_MS : DEFAULT_CELL_MS });
+  const contention = await runSuite(spec, { quick, progress });
+  process.stdout.write(formatSuiteReport(spec, contention));
+  await write('contention', contention, formatSuiteMarkdown(spec, contention));
+  failed ||= contention.results.some((r) => !r.verified);
 }
 if (failed) process.exitCode = 1;

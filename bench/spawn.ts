@@ -17,6 +17,7 @@ export const WorkerFile = {
   ringbufjs: 'bench-ringbufjs',
   ceiling: 'bench-ceiling',
   syncSender: 'bench-sync-sender',
+  contention: 'bench-contention',
 } as const;
 export type WorkerFile = (typeof WorkerFile)[keyof typeof WorkerFile];
 
