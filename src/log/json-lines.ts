@@ -77,19 +77,33 @@ export function putNumber(out: Uint8Array, at: number, x: number): number {
       out[at++] = 45; // '-'
       x = -x;
     }
-    // Digits of x, most significant first: count them, then fill from the end.
-    let digits = 1;
-    for (let p = 10; p <= x; p *= 10) digits++;
-    const end = at + digits;
-    let rest = x;
-    for (let i = end - 1; i >= at; i--) {
-      const q = Math.floor(rest / 10);
-      out[i] = 48 + (rest - q * 10);
-      rest = q;
+    if (x < 1e8) return putSmall(out, at, x);
+    // Two halves of int32 range, so the digit loops divide integers (a multiply and a shift), not doubles.
+    const high = Math.floor(x / 1e8);
+    at = putSmall(out, at, high);
+    let low = x - high * 1e8;
+    for (let i = at + 7; i >= at; i--) {
+      const q = (low / 10) | 0;
+      out[i] = 48 + low - q * 10;
+      low = q;
     }
-    return end;
+    return at + 8;
   }
   return putAscii(out, at, jsonNumber(x));
+}
+
+/** Writes the digits of an integer 0 <= x < 2^31 at `out[at]`, returns the end. */
+function putSmall(out: Uint8Array, at: number, x: number): number {
+  let n = x | 0;
+  let digits = 1;
+  for (let p = 10; p <= n && digits < 10; p *= 10) digits++;
+  const end = at + digits;
+  for (let i = end - 1; i >= at; i--) {
+    const q = (n / 10) | 0;
+    out[i] = 48 + n - q * 10;
+    n = q;
+  }
+  return end;
 }
 
 /** Writes a string known to be ASCII (a number's text, a key) at `out[at]`, returns the end. */
