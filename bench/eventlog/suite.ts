@@ -19,9 +19,11 @@ import { LATENCY_SPECS, type LatencyPlan, runLatency } from './latency.js';
 /**
  * The eventlog suite: the EventLog's two write paths against the raw ring writer and
  * against pino, all writing the same Request event (bench/eventlog/request.ts), one thread
- * each, in one run; then the allocation check; then the issue's targets from this run's
- * figures. Every benchmark runs alone in a fresh worker (workers/bench-single.ts), one at a
- * time, and is checked after it is timed.
+ * each, in one run, and the JSON lines formatter against JSON.stringify; then the
+ * allocation check; then per-call latency percentiles (bench/eventlog/latency.ts, 1 and 2
+ * writer threads); then the targets from this run's figures. Every benchmark runs in
+ * fresh workers (workers/bench-single.ts), one benchmark at a time (a latency benchmark's
+ * writers together), and is checked after it is timed.
  */
 
 export interface EventLogSuiteOptions {
@@ -45,7 +47,7 @@ interface Plan {
 }
 
 const FULL: Plan = { isolates: 5, timeMs: 500, warmupMs: 200, reruns: 2, allocEvents: 1_000_000, latency: { calls: 2_000_000, warmupCalls: 500_000 } };
-const QUICK: Plan = { isolates: 1, timeMs: 100, warmupMs: 30, reruns: 0, allocEvents: 1_000_000, latency: { calls: 200_000, warmupCalls: 100_000 } };
+const QUICK: Plan = { isolates: 1, timeMs: 100, warmupMs: 30, reruns: 0, allocEvents: 1_000_000, latency: { calls: 160_000, warmupCalls: 50_000 } };
 
 type TimedName = Exclude<EventLogBenchName, 'eventlog-alloc-free-1M-emits'>;
 

@@ -52,7 +52,12 @@ export interface EventLogOptions {
   readonly maxEventBytes?: number;
   /** `overwrite` (a flight recorder: keep the newest) or `discard` (keep the oldest). Defaults to `discard`. */
   readonly mode?: ModeName;
-  /** Timestamps: `hrtime`, `counter` or `coarse`. Defaults to `hrtime`. */
+  /**
+   * Timestamps: `hrtime` (ns, precise; one short-lived 16-byte heap number per event, as
+   * Node 20 has no precise clock that never allocates), `coarse` (µs from a ticker thread,
+   * up to a tick period stale; allocates nothing) or `counter` (a global ticket, a total
+   * order but no time; allocates nothing, one cache line all writers share). Defaults to `hrtime`.
+   */
   readonly clock?: ClockName;
   /**
    * When every slot is taken: `error` (writer() throws) or `shared` (the last slot is kept
