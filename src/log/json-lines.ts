@@ -89,7 +89,42 @@ export function putNumber(out: Uint8Array, at: number, x: number): number {
     }
     return at + 8;
   }
-  return putAscii(out, at, jsonNumber(x));
+  const end = putShortDecimal(out, at, x);
+  return end >= 0 ? end : putAscii(out, at, jsonNumber(x));
+}
+
+const POWERS_OF_TEN = [1, 10, 100, 1000, 1e4, 1e5, 1e6];
+
+/**
+ * A number of at most 6 decimals that JS would print as such (durations, ratios, the
+ * common case of an f64 field), written without JS's number-to-string: the fewest
+ * decimals k whose integer `m = round(|x| * 10^k)` gives back exactly x as `m / 10^k`.
+ * That decimal round-trips, and no shorter one does (k is the least), which is JS's rule
+ * for the text of a number (ECMA-262 Number::toString: the fewest digits that round-trip);
+ * a trailing zero means the float product missed a shorter k, so that case, like every
+ * number outside 1e-6 ≤ |x| < 1e9, is left to `jsonNumber` (-1).
+ */
+function putShortDecimal(out: Uint8Array, at: number, x: number): number {
+  const ax = x < 0 ? -x : x;
+  if (!(ax >= 1e-6 && ax < 1e9)) return -1;
+  for (let k = 1; k <= 6; k++) {
+    const scale = POWERS_OF_TEN[k]!;
+    const m = Math.round(ax * scale);
+    if (m / scale !== ax) continue;
+    if (m % 10 === 0) return -1;
+    if (x < 0) out[at++] = 45; // '-'
+    const whole = Math.floor(m / scale);
+    at = putSmall(out, at, whole);
+    out[at++] = 46; // '.'
+    let frac = m - whole * scale;
+    for (let i = at + k - 1; i >= at; i--) {
+      const q = (frac / 10) | 0;
+      out[i] = 48 + frac - q * 10;
+      frac = q;
+    }
+    return at + k;
+  }
+  return -1;
 }
 
 /** Writes the digits of an integer 0 <= x < 2^31 at `out[at]`, returns the end. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { EventLog, type LogEntry } from '../../src/log/event-log.js';
 import { defineEvent } from '../../src/log/event-schema.js';
-import { JsonLineFormat, jsonNumber, lineKeys } from '../../src/log/json-lines.js';
+import { JsonLineFormat, jsonNumber, lineKeys, putNumber } from '../../src/log/json-lines.js';
 
 /**
  * JSON lines are read back with JSON.parse (the platform's parser, not ours): every line
@@ -34,7 +34,14 @@ const anyString = fc.oneof(
   fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 40 }),
   fc.string({ unit: fc.constantFrom('"', '\\', '\n', '\u0000', '\u001f', '\u007f', '\u2028', '\ud800', '\udc00', 'é', '😀', 'a'), maxLength: 20 }),
 );
-const anyNumber = fc.oneof(fc.double(), fc.constantFrom(-0, 0, NaN, Infinity, -Infinity, 2 ** 53, -(2 ** 53), 2 ** 53 - 1, 1e21, 5e-324, 0.1, 1.375), fc.integer());
+/** Numbers with few decimals (durations, ratios), which putNumber writes without JS's number-to-string. */
+const shortDecimal = fc.tuple(fc.integer({ min: -(10 ** 15), max: 10 ** 15 }), fc.integer({ min: 0, max: 8 })).map(([m, k]) => m / 10 ** k);
+const anyNumber = fc.oneof(
+  fc.double(),
+  shortDecimal,
+  fc.constantFrom(-0, 0, NaN, Infinity, -Infinity, 2 ** 53, -(2 ** 53), 2 ** 53 - 1, 1e21, 5e-324, 0.1, 1.375, 1e-6, 1e-7, 999999999.999999, 1e9, 0.3, -0.000001),
+  fc.integer(),
+);
 
 describe('JsonLineFormat', () => {
   it('writes lines that JSON.parse reads back as the entry, for arbitrary values of every JS type', () => {
@@ -69,8 +76,11 @@ describe('JsonLineFormat', () => {
         const text = jsonNumber(x);
         if (Number.isFinite(x) && !Object.is(x, -0)) expect(text).toBe(JSON.stringify(x));
         expect(Object.is(JSON.parse(text), Number.isFinite(x) ? x : String(x))).toBe(true);
+        // The byte writer's fast paths (integers, short decimals) write exactly jsonNumber's text.
+        const out = Buffer.alloc(32);
+        expect(out.toString('latin1', 0, putNumber(out, 0, x))).toBe(text);
       }),
-      { numRuns: 2000 },
+      { numRuns: 20_000 },
     );
     const line = new JsonLineFormat().line({ kind: 'event', name: 'n', slot: 0, index: 0, timestamp: 0, values: { z: -0, n: NaN, p: Infinity, m: -Infinity }, truncated: false });
     expect(line).toBe('{"t":0,"slot":0,"i":0,"event":"n","z":-0,"n":"NaN","p":"Infinity","m":"-Infinity"}\n');
