@@ -76,6 +76,8 @@ export class JsonLinesSink implements LogSink {
   /** The write in flight (of `spare`), if any. */
   private pending: Promise<void> | null = null;
   private closed = false;
+  /** The first failed write: every later write, flush and close rethrows it (lines after it would leave a hole). */
+  private failed: Error | null = null;
 
   private constructor(file: FileHandle, format: JsonLineFormat, bufferBytes: number, fsync: boolean) {
     this.file = file;
@@ -96,13 +98,19 @@ export class JsonLinesSink implements LogSink {
 
   async write(entry: LogEntry): Promise<void> {
     if (this.closed) throw new Error('write() on a closed JsonLinesSink');
+    if (this.failed !== null) throw this.failed;
     let end = this.format.write(entry, this.buffer, this.at);
     if (end < 0) {
       await this.flush();
       end = this.format.write(entry, this.buffer, 0);
       if (end < 0) {
         // A line longer than the whole buffer: written on its own.
-        await writeAll(this.file, Buffer.from(this.format.line(entry), 'utf8'));
+        try {
+          await writeAll(this.file, Buffer.from(this.format.line(entry), 'utf8'));
+        } catch (err) {
+          this.failed = err instanceof Error ? err : new Error(String(err));
+          throw this.failed;
+        }
         return;
       }
     }
@@ -111,10 +119,16 @@ export class JsonLinesSink implements LogSink {
 
   /** Writes every line formatted so far and waits until the file has them. */
   async flush(): Promise<void> {
+    if (this.failed !== null) throw this.failed;
     if (this.pending !== null) {
       const pending = this.pending;
       this.pending = null;
-      await pending;
+      try {
+        await pending;
+      } catch (err) {
+        this.failed = err instanceof Error ? err : new Error(String(err));
+        throw this.failed;
+      }
     }
     if (this.at === 0) return;
     const full = this.buffer;

@@ -103,6 +103,22 @@ describe('log sinks', () => {
     }
   });
 
+  it('JSON lines: a failed write (a full disk) rejects the writes after it and close(), not silently later lines', async () => {
+    const sink = await JsonLinesSink.open('/dev/full', { bufferBytes: 4096 });
+    const entry: LogEntry = { kind: 'lost', slot: 0, count: 1, cause: 'dropped', beforeIndex: 1 };
+    let failure: unknown = null;
+    for (let n = 0; n < 1_000 && failure === null; n++) {
+      try {
+        await sink.write(entry);
+      } catch (err) {
+        failure = err;
+      }
+    }
+    expect((failure as NodeJS.ErrnoException | null)?.code).toBe('ENOSPC');
+    await expect(sink.write(entry)).rejects.toThrow(/ENOSPC/);
+    await expect(sink.close()).rejects.toThrow(/ENOSPC/);
+  });
+
   it('streams the binary log, schemas inside, and reads back the same entries', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ringtrace-'));
     const log = EventLog.create({ slots: 1, pagesPerSlot: 2, pageBytes: 1024, mode: 'discard', clock: 'counter' });
