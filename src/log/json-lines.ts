@@ -25,7 +25,9 @@ import type { EventDescriptor } from './event-schema.js';
  * reads back as -0), NaN and ±Infinity as the strings `"NaN"`, `"Infinity"`,
  * `"-Infinity"` (JSON has no such numbers), u64 as a decimal string (beyond 2^53 a JSON
  * number loses digits in most readers), bools as JSON booleans, strings escaped exactly
- * as `JSON.stringify` escapes them. A field named like one of the line's own keys (`time`,
+ * as `JSON.stringify` escapes them (a lone surrogate as `\udXXX`, which JSON's grammar allows
+ * but some parsers, jq 1.6 among them, reject; events read from the ring never hold one, as
+ * the encoder writes U+FFFD for it). A field named like one of the line's own keys (`time`,
  * `t`, `slot`, `i`, `event`, `truncated`) is written with a `$` in front (`$t`), repeated
  * until the name is unique in the line.
  *

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventLog, type LogEntry } from '../../src/log/event-log.js';
@@ -65,6 +66,10 @@ describe('log sinks', () => {
       expect(lines.map((l) => l.n)).toEqual([...Array(2_000).keys()]);
       // With the log, `time` is epoch ms: log.epochMs of the timestamp, floored.
       expect(lines[7]!.time).toBe(Math.floor(log.epochMs(7e6)));
+      // And a tool we did not write reads the file as JSON lines: jq (Debian's), field by field.
+      const jq = execFileSync('jq', ['-c', '[.event, .i, .n, (.time | type)]', batched], { encoding: 'utf8' }).trim().split('\n');
+      expect(jq).toHaveLength(2_000);
+      expect(jq[1_234]).toBe('["tick",1234,1234,"number"]');
       await expect(sink.write(entry(0))).rejects.toThrow(/closed/);
     } finally {
       await log.close();
