@@ -180,15 +180,14 @@ export function lineKeys(fieldNames: readonly string[]): string[] {
 }
 
 /**
- * Writes one event's fields (and the line's end) at `out[at]`: the end, -1 when `out` has
- * no room left for them, -2 when the values are not of the shape the writer was made for.
+ * Writes one event's line at `out[at]`: the end, -1 when `out` has no room left for it,
+ * -2 when the values are not of the shape the writer was made for.
  */
-type ShapeWriter = (out: Buffer, at: number, v: Readonly<Record<string, unknown>>, truncated: boolean) => number;
+type ShapeWriter = (out: Buffer, at: number, v: Readonly<Record<string, unknown>>, truncated: boolean, t: number, slot: number, index: number) => number;
 
-/** What a shape's line starts with, and the writer of its fields. */
+/** One event name's line: its name as JSON, and the writer generated for its values' shape. */
 interface Shape {
-  /** `"event":` and the name, as UTF-8. */
-  readonly eventKey: Uint8Array;
+  readonly nameJson: string;
   readonly write: ShapeWriter;
 }
 
@@ -213,17 +212,22 @@ function storeAscii(text: string): string {
 const END_TRUNCATED = ',"truncated":true}\n';
 const END = '}\n';
 
+/** Bytes of a line's head without the name: `{"time":N,"t":N,"slot":N,"i":N,"event":`. */
+const HEAD_BYTES = 9 + 5 + 8 + 5 + 9 + 4 * NUMBER_BYTES;
+
 /**
  * Generates the writer of one shape: a guard (the same keys, each of the same JS type),
  * a room check (a bound from the key lengths, `NUMBER_BYTES` per number, 6 bytes per
- * character of each string), then each key as unrolled byte stores and each value by
- * `putNumber` / `putString` / a literal. Keys are identifiers (checked), types one of four
- * words, every other token a number computed here: no text from the values reaches the source.
+ * character of each string), then the head and each key as unrolled byte stores and each
+ * value by `putNumber` / `putString` / a literal. Keys are identifiers (checked), types one
+ * of four words, the name is stored as its UTF-8 byte values, every other token a number
+ * computed here: no text from the values reaches the source.
  */
-function compileShape(keys: readonly string[], types: readonly string[]): ShapeWriter {
+function compileShape(keys: readonly string[], types: readonly string[], nameJson: string, epochMsAtZero: number | null): ShapeWriter {
   const out = lineKeys(keys);
   const guard = keys.map((k, i) => `typeof v.${k} !== '${types[i]}'`);
-  let fixed = END_TRUNCATED.length;
+  const name = Buffer.from(nameJson, 'utf8');
+  let fixed = HEAD_BYTES + name.length + END_TRUNCATED.length;
   const strings: string[] = [];
   const body = keys.map((k, i) => {
     const key = `,"${out[i]}":`;
@@ -246,31 +250,40 @@ function compileShape(keys: readonly string[], types: readonly string[]): ShapeW
   });
   const source = [
     "'use strict';",
-    'return function write(out, at, v, truncated) {',
+    'return function write(out, at, v, truncated, t, slot, index) {',
     `  if (${[...guard, 'false'].join(' || ')}) return -2;`,
     '  let n = 0;',
     '  for (const _ in v) n++;',
     `  if (n !== ${keys.length}) return -2;`,
     `  if (at + ${[fixed, ...strings].join(' + ')} > out.length) return -1;`,
+    epochMsAtZero === null
+      ? `  ${storeAscii('{"t":')}`
+      : `  ${storeAscii('{"time":')}\n  at = putNumber(out, at, Math.floor(epoch + t / 1e6));\n  ${storeAscii(',"t":')}`,
+    '  at = putNumber(out, at, t);',
+    `  ${storeAscii(',"slot":')}`,
+    '  at = putNumber(out, at, slot);',
+    `  ${storeAscii(',"i":')}`,
+    '  at = putNumber(out, at, index);',
+    `  ${storeAscii(',"event":')}`,
+    `  ${[...name].map((b) => `out[at++] = ${b};`).join(' ')}`,
     `  ${body.join('\n  ')}`,
     `  if (truncated) { ${storeAscii(END_TRUNCATED)} } else { ${storeAscii(END)} }`,
     '  return at;',
     '};',
   ].join('\n');
-  return new Function('putNumber', 'putString', 'putAscii', source)(putNumber, putString, putAscii) as ShapeWriter;
+  const make = new Function('putNumber', 'putString', 'putAscii', 'epoch', source);
+  return make(putNumber, putString, putAscii, epochMsAtZero ?? 0) as ShapeWriter;
 }
 
-/** The generic path: the fields and the line's end as a string (any keys, any values). */
-function genericFields(values: Readonly<Record<string, unknown>>, truncated: boolean): string {
+/** The generic path: a whole line as a string (any keys, any values), the same text the generated writers write. */
+function genericLine(nameJson: string, epochMsAtZero: number | null, t: number, slot: number, index: number, values: Readonly<Record<string, unknown>>, truncated: boolean): string {
   const names = Object.keys(values);
   const keys = lineKeys(names);
-  let s = '';
+  let s = epochMsAtZero === null ? '{' : `{"time":${jsonNumber(Math.floor(epochMsAtZero + t / 1e6))},`;
+  s += `"t":${jsonNumber(t)},"slot":${jsonNumber(slot)},"i":${jsonNumber(index)},"event":${nameJson}`;
   for (let i = 0; i < names.length; i++) s += `,${JSON.stringify(keys[i])}:${jsonValue(values[names[i]!])}`;
   return s + (truncated ? END_TRUNCATED : END);
 }
-
-/** Bytes of a line's head before the event key: `{"time":N,"t":N,"slot":N,"i":N,`. */
-const HEAD_BYTES = 8 + 5 + 8 + 5 + 4 * NUMBER_BYTES;
 
 export interface JsonLineFormatOptions {
   /**
@@ -347,33 +360,13 @@ export class JsonLineFormat {
     let shape = this.shapes.get(name);
     if (shape === undefined) {
       const found = shapeOf(values);
-      shape = {
-        eventKey: Buffer.from(`"event":${JSON.stringify(name)}`, 'utf8'),
-        write: found === null ? () => -2 : compileShape(found.keys, found.types),
-      };
+      const nameJson = JSON.stringify(name);
+      shape = { nameJson, write: found === null ? () => -2 : compileShape(found.keys, found.types, nameJson, this.epochMsAtZero) };
       this.shapes.set(name, shape);
     }
-    const key = shape.eventKey;
-    if (at + HEAD_BYTES + key.length > out.length) return -1;
-    out[at++] = 123; // '{'
-    const epoch = this.epochMsAtZero;
-    if (epoch !== null) {
-      at = putAscii(out, at, '"time":');
-      at = putNumber(out, at, Math.floor(epoch + timestamp / 1e6));
-      out[at++] = 44; // ','
-    }
-    at = putAscii(out, at, '"t":');
-    at = putNumber(out, at, timestamp);
-    at = putAscii(out, at, ',"slot":');
-    at = putNumber(out, at, slot);
-    at = putAscii(out, at, ',"i":');
-    at = putNumber(out, at, index);
-    out[at++] = 44;
-    for (let i = 0; i < key.length; i++) out[at++] = key[i]!;
-    const end = shape.write(out, at, values, truncated);
-    if (end === -1) return -1;
-    if (end >= 0) return end;
-    return putText(out, at, genericFields(values, truncated));
+    const end = shape.write(out, at, values, truncated, timestamp, slot, index);
+    if (end !== -2) return end;
+    return putText(out, at, genericLine(shape.nameJson, this.epochMsAtZero, timestamp, slot, index, values, truncated));
   }
 }
 
