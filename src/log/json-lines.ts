@@ -31,11 +31,12 @@ import type { EventDescriptor } from './event-schema.js';
  * `t`, `slot`, `i`, `event`, `truncated`) is written with a `$` in front (`$t`), repeated
  * until the name is unique in the line.
  *
- * Each event name gets a formatter generated for its fields (`new Function` over a source
- * made only of identifiers checked here and constants), as the codec's encoders are: one
- * string concatenation with every key a literal, no replacer, no intermediate object.
- * Values of another shape than the one a formatter was made for (a key more or less, a
- * value of another JS type) take the generic path, which writes the same bytes.
+ * Each event name gets a writer generated for its fields (`new Function` over a source
+ * made only of identifiers checked here and constants), as the codec's encoders are: the
+ * line's UTF-8 bytes go straight into the caller's Buffer, every key an unrolled run of
+ * byte stores, numbers digit by digit, no string built, no replacer. Values of another
+ * shape than the one a writer was made for (a key more or less, a value of another JS
+ * type) take the generic path, which builds the same line as a string.
  */
 
 /** The keys an event line uses itself; fields so named get a `$` prefix. */
@@ -212,7 +213,7 @@ function storeAscii(text: string): string {
 const END_TRUNCATED = ',"truncated":true}\n';
 const END = '}\n';
 
-/** Bytes of a line's head without the name: `{"time":N,"t":N,"slot":N,"i":N,"event":`. */
+/** Bytes of a line's head without the name, at most: `{"time":N,"t":N,"slot":N,"i":N,"event":`. */
 const HEAD_BYTES = 9 + 5 + 8 + 5 + 9 + 4 * NUMBER_BYTES;
 
 /**
