@@ -217,6 +217,13 @@ export function formatEventLogReport(report: EventLogReport): string {
       '  full GCs, after minus before.',
     );
   }
+  const latency = report.results.filter((r) => r.p50Ns !== undefined);
+  if (latency.length > 0) {
+    lines.push('', 'Per-call latency (sampled calls; each sample includes one clock read, the "sampling" column):');
+    lines.push(...table(LATENCY_HEADER, latency.map(latencyRow), LATENCY_HEADER.map((_, i) => i > 0)).map((l) => `  ${l}`));
+  }
+  const jsonl = report.results.filter((r) => r.bytesPerEvent !== undefined);
+  for (const r of jsonl) lines.push(`${r.name}: ${r.bytesPerEvent!.toFixed(1)} bytes per line (pino's line for the same fields: ${(r.pinoBytesPerEvent ?? NaN).toFixed(1)})`);
   lines.push('', 'other load: average cores other processes kept busy meanwhile (noise on a shared machine).');
   lines.push('', ...table(['target', 'measured', 'required', 'status'], report.targets.map(targetRow), [false, true, true, false]));
   for (const t of report.targets) lines.push(`  ${t.name}: ${t.detail}`);
@@ -234,6 +241,15 @@ export function formatEventLogMarkdown(report: EventLogReport): string {
     out.push('', `\`${alloc.name}\`, every variant (the first is the check):`, '');
     out.push(`| ${ALLOCATION_HEADER.join(' | ')} |`, '|---|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const v of alloc.allocation ?? []) out.push(`| ${allocationRow(v).join(' | ')} |`);
+  }
+  const latency = report.results.filter((r) => r.p50Ns !== undefined);
+  if (latency.length > 0) {
+    out.push('', 'Per-call latency (sampled calls, one clock read included: "sampling ns"):', '');
+    out.push(`| ${LATENCY_HEADER.join(' | ')} |`, `|---|${LATENCY_HEADER.slice(1).map(() => '---:').join('|')}|`);
+    for (const r of latency) out.push(`| \`${r.name}\` | ${latencyRow(r).slice(1).join(' | ')} |`);
+  }
+  for (const r of report.results.filter((x) => x.bytesPerEvent !== undefined)) {
+    out.push('', `\`${r.name}\`: ${r.bytesPerEvent!.toFixed(1)} bytes per line; pino's line for the same fields: ${(r.pinoBytesPerEvent ?? NaN).toFixed(1)} bytes.`);
   }
   out.push('', '| target | measured | required | status |', '|---|---:|---:|---|');
   for (const t of report.targets) out.push(`| ${targetRow(t).join(' | ')} |`);
@@ -254,6 +270,12 @@ function allocationRow(v: AllocationFigures): string[] {
     String(v.retainedBytes),
     v.verifyError === '' ? 'ok' : 'FAILED',
   ];
+}
+
+const LATENCY_HEADER = ['benchmark', 'threads', 'p50 ns', 'p99 ns', 'p99.9 ns', 'samples', 'sampling ns'];
+
+function latencyRow(r: EventLogBenchResult): string[] {
+  return [r.name, String(r.threads), (r.p50Ns ?? NaN).toFixed(0), (r.p99Ns ?? NaN).toFixed(0), (r.p999Ns ?? NaN).toFixed(0), String(r.samples ?? ''), (r.samplingOverheadNs ?? NaN).toFixed(0)];
 }
 
 const EVENTLOG_HEADER = ['benchmark', 'threads', 'M events/s', 'ns/event', 'vs baseline', 'minor GCs', 'other load', 'check'];

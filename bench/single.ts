@@ -19,6 +19,8 @@ export interface SingleBench {
   /** After timing: checks what the timed batches produced; throws BenchVerifyError. */
   verify(): string;
   readonly notes?: string;
+  /** Figures of the benchmark's own beyond its timing (e.g. bytes per event), read after timing and before `verify`. */
+  readonly figures?: () => Readonly<Record<string, number>>;
 }
 
 /** tinybench's budget for one benchmark. */
@@ -43,6 +45,8 @@ export interface SingleTiming {
   /** What the check after timing looked at. */
   readonly verified: string;
   readonly notes?: string;
+  /** The benchmark's `figures()`, if it has any. */
+  readonly figures?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -65,6 +69,7 @@ export async function measureSingle(name: string, budget: SingleBudget, bench: S
     throw new Error(`tinybench did not complete ${name} (state ${result?.state ?? 'missing'})`);
   }
   const latency = result.latency; // ms per batch
+  const figures = bench.figures?.();
   let verified = '';
   let verifyError = '';
   try {
@@ -83,6 +88,7 @@ export async function measureSingle(name: string, budget: SingleBudget, bench: S
     verified,
     verifyError,
     ...(bench.notes === undefined ? {} : { notes: bench.notes }),
+    ...(figures === undefined ? {} : { figures }),
   };
 }
 

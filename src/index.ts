@@ -36,7 +36,9 @@ export { defineEvent, schemaFromJson, schemaToJson } from './log/event-schema.js
 export type { EventDescriptor, EventOptions, EventValues, FieldSpec, FieldType } from './log/event-schema.js';
 export type { EventRecord } from './log/event-codec.js';
 export { BinaryLogSink, JsonLinesSink, installFlightRecorder, loadDump, pipeLog, readBinaryLog, writeDump } from './log/sinks.js';
-export type { LogSink } from './log/sinks.js';
+export type { JsonLinesSinkOptions, LogSink } from './log/sinks.js';
+export { JsonLineFormat } from './log/json-lines.js';
+export type { JsonLineFormatOptions } from './log/json-lines.js';
 export { DrainThread } from './log/drain-thread.js';
 export type { DrainThreadOptions, DrainSink, DrainStats } from './log/drain-thread.js';
 export { readTraceLog } from './log/trace-log.js';

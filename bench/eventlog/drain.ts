@@ -64,7 +64,7 @@ async function runOne(name: DrainBenchResult['name'], writers: number, kind: 'bi
   rmSync(path, { force: true });
   // 4 MiB per writer: a few ms of full-speed writing for the drain to be late by.
   const log = EventLog.create({ slots: writers, pagesPerSlot: 512, pageBytes: 8192, mode: 'discard' });
-  const sink: DrainSink = kind === 'binary' ? { kind, path, flags: 'truncate' } : { kind, path };
+  const sink: DrainSink = kind === 'binary' ? { kind, path, flags: 'w' } : { kind, path };
   const drain = await DrainThread.start(log, { sink });
   const control = new SharedArrayBuffer(8);
   const ctl = new Int32Array(control);
@@ -146,9 +146,9 @@ function verify(path: string, kind: 'binary' | 'jsonl', done: readonly DrainWrit
   } else {
     for (const line of readFileSync(path, 'utf8').split('\n')) {
       if (line === '') continue;
-      const e = JSON.parse(line) as { kind: string; values?: { writer: number; seq: number }; cause?: string; count?: number };
-      if (e.kind === 'event' && e.values !== undefined) seen(e.values.writer, e.values.seq);
-      else if (e.kind === 'lost' && e.cause === 'dropped') dropped += e.count ?? 0;
+      const e = JSON.parse(line) as { event?: string; writer?: number; seq?: number; lost?: number; cause?: string };
+      if (e.event === 'drain_seq' && e.writer !== undefined && e.seq !== undefined) seen(e.writer, e.seq);
+      else if (e.lost !== undefined && e.cause === 'dropped') dropped += e.lost;
       else error ||= `unexpected line ${line.slice(0, 80)}`;
     }
   }

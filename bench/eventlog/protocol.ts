@@ -1,3 +1,4 @@
+import type { EventLogHandle } from '../../src/log/event-log.js';
 import type { SingleTiming } from '../single.js';
 import { startChecker } from '../worker-port.js';
 
@@ -14,6 +15,8 @@ export const EVENTLOG_BENCHES = [
   'ring-writer-write',
   'pino-same-fields',
   'eventlog-alloc-free-1M-emits',
+  'jsonl-format',
+  'jsonl-stringify',
 ] as const;
 export type EventLogBenchName = (typeof EVENTLOG_BENCHES)[number];
 
@@ -75,6 +78,41 @@ export type EventLogOutcome =
       /** Whether collections were forced (gc reached); without it retainedBytes is an upper bound. */
       readonly gcAvailable: boolean;
     };
+
+/** The write path whose per-call latency a latency worker samples. */
+export type LatencyPath = 'emit' | 'emitRecord' | 'pino';
+
+/**
+ * One writer thread of a latency benchmark (bench/eventlog/latency.ts): `calls` calls of
+ * `path`, every `sampleEvery`-th one timed; into its own slot of the shared log (`log`),
+ * or pino to /dev/null. Starts on the control block's go, with its peers.
+ */
+export type EventLogLatencyStart = {
+  readonly kind: 'eventlog-latency';
+  readonly path: LatencyPath;
+  readonly calls: number;
+  readonly warmupCalls: number;
+  readonly sampleEvery: number;
+  readonly log: EventLogHandle | null;
+  /** bench/control.ts's block. */
+  readonly control: SharedArrayBuffer;
+};
+
+/** What one latency worker measured. */
+export type EventLogLatencyOutcome = {
+  readonly kind: 'eventlog-latency';
+  /** The sampled calls' durations, ns, clock reads included (what `overheadNs` measures). */
+  readonly samplesNs: Float64Array;
+  /** Empty brackets (two clock reads, nothing between), sampled the same way: the sampling's own cost. */
+  readonly overheadNs: Float64Array;
+  /** Calls measured (warm-up excluded) and their wall time, sampling included. */
+  readonly calls: number;
+  readonly elapsedNs: number;
+  /** Calls that returned false (dropped). */
+  readonly dropped: number;
+  /** The log slot written (-1 for pino). */
+  readonly slot: number;
+};
 
 /** Worker side: checks that workerData is an eventlog start message. */
 export const expectEventLogStart = startChecker<EventLogBenchStart>();

@@ -15,8 +15,8 @@ export interface EventLogBenchResult {
   readonly eventsPerSec: number;
   /** 1e9 / eventsPerSec. */
   readonly nsPerEvent: number;
-  /** Busy threads while measuring: 1 for every benchmark of this suite. */
-  readonly threads: 1;
+  /** Busy threads while measuring: 1, or 2 for the two-writer latency benchmark. */
+  readonly threads: number;
   /** Events written while measuring (warm-up included), over every isolate. */
   readonly events: number;
   /** Payload bytes per event (the Request event: 34), where the benchmark writes a ring. */
@@ -40,6 +40,18 @@ export interface EventLogBenchResult {
   readonly minorGcs?: number;
   readonly allocatedBytesPerEvent?: number;
   readonly retainedBytes?: number;
+  /** Latency benchmarks: nearest-rank percentiles of the sampled calls' durations, ns (one clock read included). */
+  readonly p50Ns?: number;
+  readonly p99Ns?: number;
+  readonly p999Ns?: number;
+  /** Latency benchmarks: calls sampled, over every thread. */
+  readonly samples?: number;
+  /** Latency benchmarks: median of an empty bracket (two clock reads), the part of each sample that is the sampling. */
+  readonly samplingOverheadNs?: number;
+  /** jsonl-format / jsonl-stringify: bytes of the lines written per event, newline included. */
+  readonly bytesPerEvent?: number;
+  /** jsonl-format: bytes of pino's line for the same fields (pino 10 defaults: level, time, pid, hostname). */
+  readonly pinoBytesPerEvent?: number;
   /** Whether the check after timing passed; `check` says what it looked at. */
   readonly verified: boolean;
   readonly check: string;

@@ -27,6 +27,7 @@ import {
   workerOf,
 } from './request.js';
 import { verifyHandWritten, verifyLog } from './verify.js';
+import { jsonlFormatBench, jsonlStringifyBench } from './jsonl.js';
 
 /**
  * The eventlog suite's benchmarks. Each runs alone in a fresh worker (its own V8 isolate),
@@ -61,6 +62,10 @@ async function makeBench(name: Exclude<EventLogBenchName, 'eventlog-alloc-free-1
       return ringWriterWrite('hrtime');
     case 'pino-same-fields':
       return pinoSameFields();
+    case 'jsonl-format':
+      return jsonlFormatBench();
+    case 'jsonl-stringify':
+      return jsonlStringifyBench();
   }
 }
 

@@ -14,13 +14,16 @@ import {
 import { REQUEST_PAYLOAD_BYTES } from './request.js';
 import type { EventLogBenchResult, EventLogReport } from './results.js';
 import { evaluateEventLogTargets } from './targets.js';
+import { LATENCY_SPECS, type LatencyPlan, runLatency } from './latency.js';
 
 /**
  * The eventlog suite: the EventLog's two write paths against the raw ring writer and
  * against pino, all writing the same Request event (bench/eventlog/request.ts), one thread
- * each, in one run; then the allocation check; then the issue's targets from this run's
- * figures. Every benchmark runs alone in a fresh worker (workers/bench-single.ts), one at a
- * time, and is checked after it is timed.
+ * each, in one run, and the JSON lines formatter against JSON.stringify; then the
+ * allocation check; then per-call latency percentiles (bench/eventlog/latency.ts, 1 and 2
+ * writer threads); then the targets from this run's figures. Every benchmark runs in
+ * fresh workers (workers/bench-single.ts), one benchmark at a time (a latency benchmark's
+ * writers together), and is checked after it is timed.
  */
 
 export interface EventLogSuiteOptions {
@@ -39,10 +42,12 @@ interface Plan {
   readonly reruns: number;
   /** Events per variant of the allocation check. */
   readonly allocEvents: number;
+  /** Calls per writer thread of each latency benchmark. */
+  readonly latency: LatencyPlan;
 }
 
-const FULL: Plan = { isolates: 5, timeMs: 500, warmupMs: 200, reruns: 2, allocEvents: 1_000_000 };
-const QUICK: Plan = { isolates: 1, timeMs: 100, warmupMs: 30, reruns: 0, allocEvents: 1_000_000 };
+const FULL: Plan = { isolates: 5, timeMs: 500, warmupMs: 200, reruns: 2, allocEvents: 1_000_000, latency: { calls: 2_000_000, warmupCalls: 500_000 } };
+const QUICK: Plan = { isolates: 1, timeMs: 100, warmupMs: 30, reruns: 0, allocEvents: 1_000_000, latency: { calls: 160_000, warmupCalls: 50_000 } };
 
 type TimedName = Exclude<EventLogBenchName, 'eventlog-alloc-free-1M-emits'>;
 
@@ -79,12 +84,19 @@ const TIMED: readonly TimedSpec[] = [
     ring: true,
   },
   { name: 'pino-same-fields', topology: '1 thread: pino logger.info({ the same 5 fields }) to /dev/null (sync)', ring: false },
+  {
+    name: 'jsonl-format',
+    topology: "1 thread: JsonLineFormat.writePayload of Request payloads (decode + the shape's generated writer) into a 1 MiB Buffer",
+    ring: false,
+    baseline: 'jsonl-stringify',
+  },
+  { name: 'jsonl-stringify', topology: '1 thread: decodeFields + LogEntry + JSON.stringify(entry, bigint replacer) + Buffer.write, the same payloads', ring: false },
 ];
 
 const ALLOC_NAME = 'eventlog-alloc-free-1M-emits';
 
 /** The order results are reported in. */
-export const EVENTLOG_RESULT_NAMES: readonly string[] = [...TIMED.map((s) => s.name), ALLOC_NAME];
+export const EVENTLOG_RESULT_NAMES: readonly string[] = [...TIMED.map((s) => s.name), ALLOC_NAME, ...LATENCY_SPECS.map((s) => s.name)];
 
 export async function runEventLogSuite(options: EventLogSuiteOptions): Promise<EventLogReport> {
   const plan = options.quick ? QUICK : FULL;
@@ -136,6 +148,14 @@ export async function runEventLogSuite(options: EventLogSuiteOptions): Promise<E
   }
   results.set(ALLOC_NAME, allocationResult(variants, gcAvailable, otherLoadCores(cpu, sampleCpu())));
 
+  for (const spec of LATENCY_SPECS) {
+    progress(`${spec.name} ...`);
+    const before = sampleCpu();
+    const r = await runLatency(spec, plan.latency);
+    const other = otherLoadCores(before, sampleCpu());
+    results.set(spec.name, other === undefined ? r : { ...r, otherLoadCores: roundCores(other) });
+  }
+
   const ordered = EVENTLOG_RESULT_NAMES.map((name) => {
     const r = results.get(name);
     if (r === undefined) throw new Error(`the suite produced no result named ${name}`);
@@ -184,6 +204,7 @@ function timedResult(spec: TimedSpec, runs: readonly Isolate[], disturbed: reado
     ...(failed === undefined ? {} : { verifyError: failed.verifyError }),
     ...(others.length === 0 ? {} : { otherLoadCores: roundCores(others.reduce((a, b) => a + b, 0) / others.length) }),
     ...(first.notes === undefined ? {} : { notes: first.notes }),
+    ...(first.figures ?? {}),
   };
 }
 

@@ -33,6 +33,32 @@ export function verifyLog(log: EventLog, events: number): string {
 }
 
 /**
+ * An EventLog whose slots were written at once by several threads (slot i: `events[i]`
+ * events, indices from 0): each slot's retained events read back as `verifyLog` reads one.
+ */
+export function verifyLogSlots(log: EventLog, events: readonly number[]): string {
+  const slots = log.stats().slots;
+  if (slots.length !== events.length) throw new BenchVerifyError(`the log has ${slots.length} slots, ${events.length} were written`);
+  const checks = slots.map((s) => new SequenceCheck([s]));
+  log.drain((e) => {
+    const check = checks[e.slot];
+    if (check === undefined) throw new BenchVerifyError(`an entry of slot ${e.slot}, which the log does not have`);
+    switch (e.kind) {
+      case 'event':
+        check.event(e.index, e.name === Request.name ? e.values : null, e.truncated);
+        break;
+      case 'lost':
+        check.lost(e.count, e.cause);
+        break;
+      case 'corrupt':
+        check.fail(`corrupt: ${e.reason}`);
+        break;
+    }
+  });
+  return checks.map((c, i) => `slot ${i}: ${c.finish(events[i]!)}`).join('; ');
+}
+
+/**
  * A ring written by hand in the Request layout (`ring-writer-write`): drained with the
  * ring's reader, each payload decoded with the event log's codec, so the check also proves
  * the hand-written bytes are the bytes the codec writes.

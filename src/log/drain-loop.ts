@@ -10,9 +10,9 @@ import { JsonLinesSink, type LogSink } from './sinks.js';
 /** Where a drain thread writes. */
 export type DrainSink =
   /** The binary log: a trace file of the ring's pages, copied as they are (`readBinaryLog`, `ringtrace report`). */
-  | { readonly kind: 'binary'; readonly path: string; readonly flags?: 'append' | 'truncate'; readonly fsync?: boolean }
-  /** JSON lines, decoded and formatted in the drain thread. */
-  | { readonly kind: 'jsonl'; readonly path: string }
+  | { readonly kind: 'binary'; readonly path: string; readonly flags?: 'a' | 'w'; readonly fsync?: boolean }
+  /** JSON lines (`JsonLinesSink`), decoded and formatted in the drain thread; each line carries the epoch time. */
+  | { readonly kind: 'jsonl'; readonly path: string; readonly flags?: 'a' | 'w'; readonly fsync?: boolean; readonly bufferBytes?: number }
   /** A module of yours whose default export makes a `LogSink`: `export default (options) => sink`. */
   | { readonly kind: 'module'; readonly module: string; readonly options?: unknown };
 
@@ -46,7 +46,7 @@ class PageOutput implements DrainOutput {
 
   constructor(log: EventLog, sink: Extract<DrainSink, { kind: 'binary' }>) {
     this.log = log;
-    const file = TraceFileWriter.open(sink.path, { flags: sink.flags ?? 'append', fsync: sink.fsync ?? false });
+    const file = TraceFileWriter.open(sink.path, { flags: sink.flags ?? 'a', fsync: sink.fsync ?? false });
     this.drain = new PageDrain(log.ring, log.ring.reader(), file, { producer: 'ringtrace event log' });
   }
 
@@ -128,7 +128,10 @@ class EntryOutput implements DrainOutput {
 
 async function openOutput(log: EventLog, sink: DrainSink): Promise<DrainOutput> {
   if (sink.kind === 'binary') return new PageOutput(log, sink);
-  if (sink.kind === 'jsonl') return new EntryOutput(log, await JsonLinesSink.open(sink.path));
+  if (sink.kind === 'jsonl') {
+    const { kind: _kind, path, ...options } = sink;
+    return new EntryOutput(log, await JsonLinesSink.open(path, { ...options, log }));
+  }
   const mod = (await import(pathToFileURL(resolve(sink.module)).href)) as { default?: unknown };
   if (typeof mod.default !== 'function') throw new TypeError(`sink module ${sink.module} must export a default function that makes a LogSink`);
   const made = (await (mod.default as (options: unknown) => unknown)(sink.options)) as Partial<LogSink> | null;

@@ -31,7 +31,7 @@ export interface DrainThreadOptions {
 const optionNames = ['sink', 'flushMs', 'pollMs', 'exitHooks', 'exitTimeoutMs', 'startTimeoutMs'];
 const sinkKeys: Record<DrainSink['kind'], readonly string[]> = {
   binary: ['kind', 'path', 'flags', 'fsync'],
-  jsonl: ['kind', 'path'],
+  jsonl: ['kind', 'path', 'flags', 'fsync', 'bufferBytes'],
   module: ['kind', 'module', 'options'],
 };
 

@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { threadId, type Worker } from 'node:worker_threads';
 import { RingLayoutError, RingOwnershipError } from '../ring/errors.js';
-import type { ClockName, ModeName } from '../ring/layout.js';
+import { G_HRTIME_ORIGIN, type ClockName, type ModeName } from '../ring/layout.js';
+import { epochMsAt } from '../ring/clock.js';
 import type { CorruptionReport, EventView, LossCause, RingReader } from '../ring/reader.js';
 import { RingBuffer, type CpuStats } from '../ring/ring-buffer.js';
 import { maxPayloadLimit } from '../ring/options.js';
@@ -51,7 +52,12 @@ export interface EventLogOptions {
   readonly maxEventBytes?: number;
   /** `overwrite` (a flight recorder: keep the newest) or `discard` (keep the oldest). Defaults to `discard`. */
   readonly mode?: ModeName;
-  /** Timestamps: `hrtime`, `counter` or `coarse`. Defaults to `hrtime`. */
+  /**
+   * Timestamps: `hrtime` (ns, precise; one short-lived 16-byte heap number per event, as
+   * Node 20 has no precise clock that never allocates), `coarse` (µs from a ticker thread,
+   * up to a tick period stale; allocates nothing) or `counter` (a global ticket, a total
+   * order but no time; allocates nothing, one cache line all writers share). Defaults to `hrtime`.
+   */
   readonly clock?: ClockName;
   /**
    * When every slot is taken: `error` (writer() throws) or `shared` (the last slot is kept
@@ -132,6 +138,8 @@ export class EventLog {
   private readonly f64: Float64Array;
   private readonly shared: boolean;
   private reader: RingReader | null = null;
+  /** Epoch ms of timestamp 0, calibrated in this thread on the first `epochMs` call. */
+  private epochMsAtZero: number | null = null;
 
   private constructor(sab: SharedArrayBuffer, ring: RingBuffer) {
     this.sab = sab;
@@ -330,6 +338,24 @@ export class EventLog {
     for (const e of snap.events) out.push(this.entryOf(e.type, e.cpu, e.index, e.timestamp, e.payload, 0, e.payload.length));
     for (const l of snap.lost) out.push({ kind: 'lost', slot: l.cpu, count: l.count, cause: l.cause, beforeIndex: l.beforeIndex });
     return out;
+  }
+
+  /**
+   * The wall-clock time of one of this log's timestamps (an entry's `timestamp`), in epoch
+   * milliseconds with a fraction (what `Date.now()` would have read then, as pino's `time`).
+   * For the `hrtime` and `coarse` clocks, whose timestamps are ns since the log's origin on
+   * the system's monotonic clock; a `counter` clock's are tickets: RangeError. The first
+   * call calibrates the monotonic clock against the wall clock in this thread (`epochMsAt`:
+   * up to 1 ms of spinning, an error of microseconds); a later step of the system's wall
+   * clock is not followed. For a dump loaded after the machine rebooted, the monotonic
+   * clock has restarted and the times are wrong.
+   */
+  epochMs(timestamp: number): number {
+    if (typeof timestamp !== 'number') throw new TypeError(`timestamp must be a number (got ${typeof timestamp})`);
+    const clock = this.ring.config.clock;
+    if (clock === 'counter') throw new RangeError("epochMs: this log's clock is 'counter', whose timestamps are tickets, not times");
+    this.epochMsAtZero ??= epochMsAt(this.ring.view.f64[G_HRTIME_ORIGIN >> 3]!).epochMs;
+    return this.epochMsAtZero + timestamp / 1e6;
   }
 
   stats(): LogStats {

@@ -6,6 +6,9 @@ import { schemaFromJson, schemaToJson, type EventDescriptor } from './event-sche
 import { TraceFileReader } from '../trace/trace-reader.js';
 import { readTraceLog } from './trace-log.js';
 import { onProcessEnd } from './exit-hooks.js';
+import { open as fsOpen, type FileHandle } from 'node:fs/promises';
+import { checkNumberOption } from '../option-check.js';
+import { JsonLineFormat } from './json-lines.js';
 
 /**
  * Where a log's events go: JSON lines (one entry per line, written with back-pressure),
@@ -19,32 +22,148 @@ export interface LogSink {
   close(): Promise<void>;
 }
 
-/** JSON lines: `{ "kind": "event", "name": ..., "slot": ..., "timestamp": ..., "values": {...} }` per line. */
+export interface JsonLinesSinkOptions {
+  /**
+   * Bytes of formatted lines gathered before one `write(2)`, 4096 to 268435456. Two such
+   * buffers: one fills while the other is written. Defaults to 1048576 (1 MiB), which
+   * keeps the writes few enough that formatting, not the file, sets the pace.
+   */
+  readonly bufferBytes?: number;
+  /** `'a'`: append to the file (a restarted process keeps its earlier lines, as pino does); `'w'`: truncate it. Defaults to `'a'`. */
+  readonly flags?: 'a' | 'w';
+  /** Whether `close()` calls `fsync(2)` before closing, so the lines survive a power cut. Defaults to false. */
+  readonly fsync?: boolean;
+  /**
+   * The log whose entries the sink writes: with it, each event line carries `time` (epoch
+   * ms, `log.epochMs`) when the log's clock is `hrtime` or `coarse`. Without it, or with a
+   * `counter` clock, lines carry the log's timestamp `t` alone.
+   */
+  readonly log?: EventLog;
+}
+
+const JSON_LINES_OPTIONS: readonly string[] = ['bufferBytes', 'flags', 'fsync', 'log'];
+const DEFAULT_JSON_LINES_BUFFER_BYTES = 1 << 20;
+const MIN_BUFFER_BYTES = 4096;
+const MAX_BUFFER_BYTES = 1 << 28;
+
+/** JsonLinesSink's options, checked: TypeError for a wrong type or an unknown name, RangeError for a bad value. */
+function resolveJsonLinesOptions(options: unknown): { bufferBytes: number; flags: 'a' | 'w'; fsync: boolean; log: EventLog | null } {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new TypeError('JsonLinesSink options must be an object');
+  for (const key of Object.keys(options)) {
+    if (!JSON_LINES_OPTIONS.includes(key)) throw new TypeError(`unknown JsonLinesSink option ${JSON.stringify(key)} (options are ${JSON_LINES_OPTIONS.join(', ')})`);
+  }
+  const o = options as JsonLinesSinkOptions;
+  const bufferBytes = checkNumberOption('bufferBytes', o.bufferBytes ?? DEFAULT_JSON_LINES_BUFFER_BYTES, MIN_BUFFER_BYTES, MAX_BUFFER_BYTES, true);
+  const flags = o.flags ?? 'a';
+  if (flags !== 'a' && flags !== 'w') throw new RangeError(`options.flags must be 'a' (append) or 'w' (truncate) (got ${JSON.stringify(flags)})`);
+  const fsync = o.fsync ?? false;
+  if (typeof fsync !== 'boolean') throw new TypeError(`options.fsync must be a boolean (got ${typeof fsync})`);
+  const log = o.log ?? null;
+  if (log !== null && !(log instanceof EventLog)) throw new TypeError('options.log must be an EventLog');
+  return { bufferBytes, flags, fsync, log };
+}
+
+/**
+ * JSON lines (the line shape is `JsonLineFormat`'s, json-lines.ts). Lines are formatted
+ * straight into a Buffer of `bufferBytes` and written with one `write(2)` when it is full;
+ * a write is awaited only when the previous one has not finished (back-pressure), so the
+ * consumer formats while the file is written.
+ */
 export class JsonLinesSink implements LogSink {
-  private readonly stream: WriteStream;
+  private readonly file: FileHandle;
+  private readonly format: JsonLineFormat;
+  private readonly fsync: boolean;
+  private buffer: Buffer;
+  private spare: Buffer;
+  private at = 0;
+  /** The write in flight (of `spare`), if any. */
+  private pending: Promise<void> | null = null;
+  private closed = false;
+  /** The first failed write: every later write, flush and close rethrows it (lines after it would leave a hole). */
   private failed: Error | null = null;
 
-  private constructor(stream: WriteStream) {
-    this.stream = stream;
-    stream.on('error', (err) => (this.failed = err));
+  private constructor(file: FileHandle, format: JsonLineFormat, bufferBytes: number, fsync: boolean) {
+    this.file = file;
+    this.format = format;
+    this.fsync = fsync;
+    this.buffer = Buffer.allocUnsafe(bufferBytes);
+    this.spare = Buffer.allocUnsafe(bufferBytes);
   }
 
-  static async open(path: string): Promise<JsonLinesSink> {
-    const stream = createWriteStream(path, { flags: 'w' });
-    await once(stream, 'open');
-    return new JsonLinesSink(stream);
+  /** Opens (creates) the file: appends by default (`flags: 'w'` truncates). Rejects bad options with a TypeError / RangeError. */
+  static async open(path: string, options: JsonLinesSinkOptions = {}): Promise<JsonLinesSink> {
+    const o = resolveJsonLinesOptions(options);
+    const clock = o.log?.ring.config.clock;
+    const format = new JsonLineFormat(o.log === null || clock === 'counter' ? {} : { epochMsAtZero: o.log.epochMs(0) });
+    const file = await fsOpen(path, o.flags);
+    return new JsonLinesSink(file, format, o.bufferBytes, o.fsync);
   }
 
   async write(entry: LogEntry): Promise<void> {
+    if (this.closed) throw new Error('write() on a closed JsonLinesSink');
     if (this.failed !== null) throw this.failed;
-    const line = `${JSON.stringify(entry, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`;
-    if (!this.stream.write(line)) await once(this.stream, 'drain');
+    let end = this.format.write(entry, this.buffer, this.at);
+    if (end < 0) {
+      await this.flush();
+      end = this.format.write(entry, this.buffer, 0);
+      if (end < 0) {
+        // A line longer than the whole buffer: written on its own.
+        try {
+          await writeAll(this.file, Buffer.from(this.format.line(entry), 'utf8'));
+        } catch (err) {
+          this.failed = err instanceof Error ? err : new Error(String(err));
+          throw this.failed;
+        }
+        return;
+      }
+    }
+    this.at = end;
   }
 
-  async close(): Promise<void> {
-    this.stream.end();
-    await once(this.stream, 'finish');
+  /** Writes every line formatted so far and waits until the file has them. */
+  async flush(): Promise<void> {
     if (this.failed !== null) throw this.failed;
+    if (this.pending !== null) {
+      const pending = this.pending;
+      this.pending = null;
+      try {
+        await pending;
+      } catch (err) {
+        this.failed = err instanceof Error ? err : new Error(String(err));
+        throw this.failed;
+      }
+    }
+    if (this.at === 0) return;
+    const full = this.buffer;
+    const n = this.at;
+    this.buffer = this.spare;
+    this.spare = full;
+    this.at = 0;
+    // Awaited by the next flush, before `full` is filled again.
+    this.pending = writeAll(this.file, full.subarray(0, n));
+    this.pending.catch(() => {}); // the error is rethrown where the write is awaited
+  }
+
+  /** Flushes, waits for the file, fsyncs if asked, and closes the file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.flush();
+      await this.flush(); // waits for the write the first one started
+      if (this.fsync) await this.file.sync();
+    } finally {
+      await this.file.close();
+    }
+  }
+}
+
+/** Writes all of `bytes` (a file write may write fewer than asked). */
+async function writeAll(file: FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    const { bytesWritten } = await file.write(bytes, done, bytes.length - done);
+    if (bytesWritten <= 0) throw new Error(`write(2) wrote ${bytesWritten} bytes`);
+    done += bytesWritten;
   }
 }
 

@@ -20,6 +20,51 @@ export interface TraceClock {
   now(): number;
 }
 
+/**
+ * The wall-clock (epoch) time of a moment on the monotonic clock, so that timestamps of the
+ * `hrtime` and `coarse` clocks (ns since the buffer's origin, `hrtimeOriginNs`) can be
+ * shown as dates. Returns the epoch ms at monotonic time `monotonicNs`, and the error
+ * bound of the calibration, in ns.
+ *
+ * `Date.now()` is whole milliseconds, so one reading is up to 1 ms off. Instead, this
+ * spins until `Date.now()` turns to its next millisecond and brackets that turn between
+ * two monotonic readings: at the turn the wall clock is exactly that whole millisecond,
+ * so the mapping is as good as the bracket (microseconds or better), after at most
+ * 1 ms of spinning per attempt. A bracket that spans more than one turn (the thread was
+ * descheduled, or the wall clock stepped) is retried, at most 5 times; past that the best
+ * bracket seen is used and its width reported. A wall-clock step after the calibration
+ * (NTP, an administrator) is not followed.
+ */
+export function epochMsAt(monotonicNs: number): { readonly epochMs: number; readonly errorNs: number } {
+  // Fallback: one reading, whole ms (floored), so its middle is half a millisecond on.
+  let best = { epochMs: Date.now() + 0.5 + (monotonicNs - hrtimeOriginNs()) / 1e6, errorNs: 5e5 };
+  for (let attempt = 0; attempt < 5; attempt++) {
+    // Invariant: the Date.now() that returned `wall` ran between the readings t0 and t1.
+    let t0 = hrtimeOriginNs();
+    let wall = Date.now();
+    let t1 = hrtimeOriginNs();
+    // Bounded: Date.now() turns within 1 ms; 10 ms without a turn means the clock is stuck.
+    const giveUp = t0 + 10e6;
+    for (;;) {
+      const now = Date.now();
+      const t2 = hrtimeOriginNs(); // this reading ran between t1 and t2
+      if (now !== wall) {
+        // The wall clock turned to `now` after the reading that returned `wall` (after t0)
+        // and no later than this one (before t2).
+        const errorNs = (t2 - t0) / 2;
+        if (now === wall + 1 && errorNs < best.errorNs) best = { epochMs: now + (monotonicNs - (t0 + errorNs)) / 1e6, errorNs };
+        break;
+      }
+      if (t2 > giveUp) break;
+      t0 = t1;
+      t1 = t2;
+      wall = now;
+    }
+    if (best.errorNs < 5_000) break;
+  }
+  return best;
+}
+
 /** Reads the monotonic clock shared by all threads of the process (CLOCK_MONOTONIC). */
 export function hrtimeOriginNs(): number {
   return Number(process.hrtime.bigint());

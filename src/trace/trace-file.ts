@@ -92,8 +92,8 @@ export interface SegmentInfo {
 }
 
 export interface TraceFileWriterOptions {
-  /** `append` (keep what the file holds; a new segment follows it) or `truncate`. Defaults to `append`. */
-  readonly flags?: 'append' | 'truncate';
+  /** `'a'`: append (what the file holds stays; a new segment follows it); `'w'`: truncate. Defaults to `'a'`, as for JSON lines. */
+  readonly flags?: 'a' | 'w';
   /** Bytes gathered before a write to the file. Defaults to 1 MiB. */
   readonly bufferBytes?: number;
   /** fsync the file when it is closed. Defaults to false. */
@@ -127,13 +127,13 @@ export class TraceFileWriter {
   static open(path: string, options: TraceFileWriterOptions = {}): TraceFileWriter {
     if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
     checkOptionNames(options, writerOptionNames, 'trace file');
-    const flags = options.flags ?? 'append';
-    if (flags !== 'append' && flags !== 'truncate') throw new RangeError(`options.flags must be one of append, truncate (got ${JSON.stringify(flags)})`);
+    const flags = options.flags ?? 'a';
+    if (flags !== 'a' && flags !== 'w') throw new RangeError(`options.flags must be 'a' (append) or 'w' (truncate) (got ${JSON.stringify(flags)})`);
     const bufferBytes = options.bufferBytes ?? 1 << 20;
     if (!Number.isInteger(bufferBytes) || bufferBytes < 1 << 16 || bufferBytes > 1 << 28) {
       throw new RangeError(`options.bufferBytes must be an integer between 65536 and 268435456 (got ${bufferBytes})`);
     }
-    const fd = openSync(path, flags === 'append' ? 'a+' : 'w+');
+    const fd = openSync(path, flags === 'a' ? 'a+' : 'w+');
     const writer = new TraceFileWriter(path, fd, bufferBytes, options.fsync === true);
     // A new or emptied file gets the magic; an appended one has it already (or is not a
     // trace file, which its reader reports).

@@ -10,11 +10,25 @@ import { runCli, isPositive, isCount } from './run-cli.js';
  * is reported, not an error).
  */
 
-const NAMES = ['eventlog-emit', 'eventlog-emit-alloc-free', 'eventlog-emit-drain', 'ring-writer-write', 'pino-same-fields', 'eventlog-alloc-free-1M-emits'] as const;
+const NAMES = [
+  'eventlog-emit',
+  'eventlog-emit-alloc-free',
+  'eventlog-emit-drain',
+  'ring-writer-write',
+  'pino-same-fields',
+  'jsonl-format',
+  'jsonl-stringify',
+  'eventlog-alloc-free-1M-emits',
+  'emit-latency-1w',
+  'emit-latency-2w',
+  'emit-record-latency-1w',
+  'pino-latency',
+] as const;
+const LATENCY = ['emit-latency-1w', 'emit-latency-2w', 'emit-record-latency-1w', 'pino-latency'] as const;
 const TARGETS = ['emit-vs-pino', 'alloc-free-vs-ring-writer', 'alloc-free-no-gc'] as const;
 
 describe('ringtrace bench eventlog --quick --json', () => {
-  it('prints { results, targets, machine } with every named result, positive and verified', { timeout: 120_000 }, async () => {
+  it('prints { results, targets, machine } with every named result, positive and verified', { timeout: 240_000 }, async () => {
     const run = await runCli(['bench', 'eventlog', '--quick', '--json']);
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout) as Record<string, unknown>;
@@ -42,6 +56,24 @@ describe('ringtrace bench eventlog --quick --json', () => {
       expect(isCount(v.allocatedBytes)).toBe(true);
       expect(v.verifyError, String(v.variant)).toBe('');
     }
+
+    // Latency percentiles: positive and ordered, from enough samples for a p99.9, with the sampling's own cost stated.
+    for (const name of LATENCY) {
+      const r = results.find((x) => x.name === name)!;
+      expect(r.threads, name).toBe(name === 'emit-latency-2w' ? 2 : 1);
+      expect(isPositive(r.p50Ns) && isPositive(r.p99Ns) && isPositive(r.p999Ns), `${name}: ${String(r.p50Ns)} ${String(r.p99Ns)} ${String(r.p999Ns)}`).toBe(true);
+      expect(r.p50Ns as number).toBeLessThanOrEqual(r.p99Ns as number);
+      expect(r.p99Ns as number).toBeLessThanOrEqual(r.p999Ns as number);
+      expect(r.samples as number).toBeGreaterThanOrEqual(1000);
+      expect(isPositive(r.samplingOverheadNs)).toBe(true);
+    }
+    // The JSON formatter: bytes per line beside pino's for the same fields.
+    for (const name of ['jsonl-format', 'jsonl-stringify']) {
+      const r = results.find((x) => x.name === name)!;
+      expect(isPositive(r.bytesPerEvent), `${name}.bytesPerEvent`).toBe(true);
+      expect(isPositive(r.pinoBytesPerEvent), `${name}.pinoBytesPerEvent`).toBe(true);
+    }
+    expect(results.find((x) => x.name === 'jsonl-format')!.baseline).toBe('jsonl-stringify');
 
     const targets = report.targets as Record<string, unknown>[];
     expect(targets.map((t) => t.name)).toEqual([...TARGETS]);

@@ -17,6 +17,15 @@ function events(entries: readonly LogEntry[], thread?: number): number[] {
   return entries.flatMap((e) => (e.kind === 'event' && e.name === 'seq' && (thread === undefined || e.values['thread'] === thread) ? [e.values['seq'] as number] : []));
 }
 
+/** A JSON line (JsonLinesSink's flat shape) as the entry it was written from, enough for these checks. */
+function jsonLineEntry(line: string): LogEntry {
+  const o = JSON.parse(line) as Record<string, unknown>;
+  if ('lost' in o) return { kind: 'lost', slot: o['slot'] as number, count: o['lost'] as number, cause: o['cause'] as 'dropped', beforeIndex: o['before'] as number };
+  if ('corrupt' in o) return { kind: 'corrupt', slot: o['slot'] as number, reason: o['corrupt'] as string };
+  const { time: _time, t, slot, i, event, ...values } = o;
+  return { kind: 'event', name: event as string, slot: slot as number, index: i as number, timestamp: t as number, values, truncated: false };
+}
+
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from }, (_, i) => from + i);
 }
@@ -25,7 +34,7 @@ describe('DrainThread: the log drained on a thread of its own', () => {
   it('binary sink: every event a main-thread writer commits, in order, with none decoded on the way', async () => {
     const log = EventLog.create({ slots: 1, pagesPerSlot: 64, mode: 'discard' });
     const path = join(dir, 'main.rtlog');
-    const drain = await DrainThread.start(log, { sink: { kind: 'binary', path, flags: 'truncate' } });
+    const drain = await DrainThread.start(log, { sink: { kind: 'binary', path, flags: 'w' } });
     const w = log.writer();
     let stored = 0;
     for (let i = 0; i < 60_000; i++) {
@@ -46,7 +55,7 @@ describe('DrainThread: the log drained on a thread of its own', () => {
   it('binary sink with two writer threads at full speed in discard mode: every event is in the file or counted as dropped', async () => {
     const log = EventLog.create({ slots: 2, pagesPerSlot: 16, pageBytes: 4096, mode: 'discard' });
     const path = join(dir, 'threads.rtlog');
-    const drain = await DrainThread.start(log, { sink: { kind: 'binary', path, flags: 'truncate' } });
+    const drain = await DrainThread.start(log, { sink: { kind: 'binary', path, flags: 'w' } });
     const count = 200_000;
     const workers = [1, 2].map(
       (thread) => new Worker(join(fixtures, 'full-speed-writer.mjs'), { workerData: { log: log.handle, thread, count }, execArgv: [] }),
@@ -88,7 +97,7 @@ describe('DrainThread: the log drained on a thread of its own', () => {
       for (let i = 0; i < 20_000; i++) expect(w.emit(Seq, { thread: 0, seq: i, note: 'x' })).toBe(true);
       const totals = await drain.close();
       const lines = readFileSync(path, 'utf8').trim().split('\n');
-      const seqs = kind === 'jsonl' ? lines.map((l) => (JSON.parse(l) as { values: { seq: number } }).values.seq) : lines.map((l) => Number(l.split(' ')[1]));
+      const seqs = kind === 'jsonl' ? lines.map((l) => (JSON.parse(l) as { seq: number }).seq) : lines.map((l) => Number(l.split(' ')[1]));
       expect(seqs).toEqual(range(0, 20_000));
       expect(totals.events).toBe(20_000);
       await log.close();
@@ -147,7 +156,7 @@ describe('no lost tail: every committed event reaches the sink however the proce
         const path = join(dir, `exit-${c.mode}.${sink}`);
         const ended = await runChild(c.mode, sink, path, count, c.signal);
         expect({ code: ended.code, signal: ended.signal }).toEqual(c.expect);
-        const entries: LogEntry[] = sink === 'binary' ? readBinaryLog(path) : readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as LogEntry);
+        const entries: LogEntry[] = sink === 'binary' ? readBinaryLog(path) : readFileSync(path, 'utf8').trim().split('\n').map(jsonLineEntry);
         expect(events(entries, 0)).toEqual(range(0, count + (c.extra ?? 0)));
         if (c.mode.startsWith('worker')) expect(events(entries, 1)).toEqual(range(0, count));
         expect(entries.filter((e) => e.kind !== 'event')).toEqual([]);

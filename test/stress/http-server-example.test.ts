@@ -41,12 +41,12 @@ describe('examples/http-server', () => {
       expect(await server.close()).toBe(300);
     }
     try {
-      const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; name: string; values: Record<string, unknown> });
+      const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(lines).toHaveLength(300);
-      expect(lines.every((l) => l.kind === 'event' && l.name === 'http_request')).toBe(true);
-      const ids = lines.map((l) => l.values['id'] as number).sort((a, b) => a - b);
+      expect(lines.every((l) => l['event'] === 'http_request')).toBe(true);
+      const ids = lines.map((l) => l['id'] as number).sort((a, b) => a - b);
       expect(ids).toEqual([...Array(300).keys()]);
-      const byPath = new Map(lines.map((l) => [l.values['path'] as string, l.values]));
+      const byPath = new Map(lines.map((l) => [l['path'] as string, l]));
       for (const s of sent) {
         const v = byPath.get(s.path)!;
         expect(v['status']).toBe(s.status);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
-import { CoarseClock, CounterClock, HrtimeClock, hrtimeOriginNs } from '../../src/ring/clock.js';
+import { CoarseClock, CounterClock, HrtimeClock, epochMsAt, hrtimeOriginNs } from '../../src/ring/clock.js';
 import { G_COUNTER, G_HRTIME_ORIGIN } from '../../src/ring/layout.js';
-import { RingBuffer } from '../../src/index.js';
+import { EventLog, RingBuffer, defineEvent } from '../../src/index.js';
 
 describe('counter clock', () => {
   it('gives consecutive 64-bit tickets across each half-range turn and the 32-bit wrap', () => {
@@ -82,5 +82,43 @@ describe('coarse clock', () => {
     const stopped = new CoarseClock(rb.view.i32).now();
     await new Promise((r) => setTimeout(r, 5));
     expect(new CoarseClock(rb.view.i32).now()).toBe(stopped);
+  });
+});
+
+describe('wall-clock time of timestamps', () => {
+  it('epochMsAt maps the monotonic clock to epoch ms within its stated error; log.epochMs agrees with Date.now() around an event', async () => {
+    // A turn of Date.now() bracketed on the monotonic clock: far better than Date.now()'s whole ms.
+    const origin = hrtimeOriginNs();
+    const cal = epochMsAt(origin);
+    expect(cal.errorNs).toBeGreaterThan(0);
+    expect(cal.errorNs).toBeLessThan(500_000);
+    // Checked against the platform's own high-resolution wall time (performance.timeOrigin + now()), within its error and 1 ms of clock skew between the two.
+    const platform = performance.timeOrigin + performance.now();
+    const ours = cal.epochMs + (hrtimeOriginNs() - origin) / 1e6;
+    expect(Math.abs(ours - platform)).toBeLessThan(1 + cal.errorNs / 1e6);
+
+    const Tick = defineEvent('tick', { n: 'u32' });
+    for (const clock of ['hrtime', 'coarse'] as const) {
+      const log = EventLog.create({ slots: 1, pagesPerSlot: 4, pageBytes: 4096, clock });
+      try {
+        const before = Date.now();
+        log.writer().emit(Tick, { n: 1 });
+        const after = Date.now();
+        let ts = -1;
+        log.drain((e) => e.kind === 'event' && (ts = e.timestamp));
+        const ms = log.epochMs(ts);
+        // Date.now() floors to the ms: the event's true time lies in [before, after + 1). The coarse
+        // clock lags by up to a tick period (200 µs by default) plus the ticker's scheduling delay.
+        const lag = clock === 'coarse' ? 50 : 0;
+        expect(ms).toBeGreaterThanOrEqual(before - lag - 0.01);
+        expect(ms).toBeLessThan(after + 1.01);
+      } finally {
+        await log.close();
+      }
+    }
+    const counter = EventLog.create({ slots: 1, pagesPerSlot: 4, pageBytes: 4096, clock: 'counter' });
+    expect(() => counter.epochMs(0)).toThrow(/clock is 'counter', whose timestamps are tickets, not times/);
+    expect(() => counter.epochMs('1' as never)).toThrow(TypeError);
+    await counter.close();
   });
 });

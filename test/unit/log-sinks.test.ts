@@ -1,10 +1,12 @@
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventLog } from '../../src/log/event-log.js';
+import { EventLog, type LogEntry } from '../../src/log/event-log.js';
 import { defineEvent } from '../../src/log/event-schema.js';
-import { BinaryLogSink, JsonLinesSink, loadDump, pipeLog, readBinaryLog, writeDump } from '../../src/log/sinks.js';
+import { BinaryLogSink, JsonLinesSink, type JsonLinesSinkOptions, loadDump, pipeLog, readBinaryLog, writeDump } from '../../src/log/sinks.js';
 
 const Tick = defineEvent('tick', { n: 'u32', big: 'u64', label: 'string' });
 
@@ -24,14 +26,102 @@ describe('log sinks', () => {
       }
       controller.abort();
       expect(await piping).toBe(20_000);
-      const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { values: { n: number; big: string; label: string } });
+      const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(lines).toHaveLength(20_000);
-      expect(lines.map((l) => l.values.n)).toEqual([...Array(20_000).keys()]);
-      expect(lines[3]!.values).toEqual({ n: 3, big: (2n ** 63n + 3n).toString(), label: 't3' });
+      expect(lines.map((l) => l['n'])).toEqual([...Array(20_000).keys()]);
+      expect(lines[3]).toEqual({ t: 3, slot: 0, i: 3, event: 'tick', n: 3, big: (2n ** 63n + 3n).toString(), label: 't3' });
     } finally {
       await log.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('JSON lines: appends by default, truncates with flags: w, batches writes in bufferBytes, carries epoch time with the log', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ringtrace-'));
+    const log = EventLog.create({ slots: 1, pagesPerSlot: 8, pageBytes: 4096 }); // hrtime clock
+    try {
+      const file = join(dir, 'app.jsonl');
+      const entry = (n: number): LogEntry => ({ kind: 'event', name: 'tick', slot: 0, index: n, timestamp: n * 1e6, values: { n }, truncated: false });
+      const runOnce = async (from: number, options: JsonLinesSinkOptions): Promise<void> => {
+        const sink = await JsonLinesSink.open(file, options);
+        for (let n = from; n < from + 3; n++) await sink.write(entry(n));
+        await sink.close();
+      };
+      await runOnce(0, {});
+      await runOnce(3, {}); // a restart: the first run's lines stay
+      const ns = (): unknown[] => readFileSync(file, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { n: number }).n);
+      expect(ns()).toEqual([0, 1, 2, 3, 4, 5]);
+      await runOnce(6, { flags: 'w' });
+      expect(ns()).toEqual([6, 7, 8]);
+
+      // Lines wait in the buffer until it is full: nothing reaches the file before, all of it after close().
+      const batched = join(dir, 'batched.jsonl');
+      const sink = await JsonLinesSink.open(batched, { bufferBytes: 4096, log });
+      for (let n = 0; n < 50; n++) await sink.write(entry(n)); // ~50 x 60 bytes: under 4096
+      expect(statSync(batched).size).toBe(0);
+      for (let n = 50; n < 2_000; n++) await sink.write(entry(n));
+      expect(statSync(batched).size).toBeGreaterThan(0);
+      await sink.close();
+      const lines = readFileSync(batched, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { n: number; t: number; time: number });
+      expect(lines.map((l) => l.n)).toEqual([...Array(2_000).keys()]);
+      // With the log, `time` is epoch ms: log.epochMs of the timestamp, floored.
+      expect(lines[7]!.time).toBe(Math.floor(log.epochMs(7e6)));
+      // And a tool we did not write reads the file as JSON lines: jq (Debian's), field by field.
+      const jq = execFileSync('jq', ['-c', '[.event, .i, .n, (.time | type)]', batched], { encoding: 'utf8' }).trim().split('\n');
+      expect(jq).toHaveLength(2_000);
+      expect(jq[1_234]).toBe('["tick",1234,1234,"number"]');
+      await expect(sink.write(entry(0))).rejects.toThrow(/closed/);
+    } finally {
+      await log.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('JSON lines: fsync on close when asked; unknown or bad options rejected with the known ones named', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ringtrace-'));
+    try {
+      const file = join(dir, 'x.jsonl');
+      const probe = await open(file, 'a');
+      const syncs = vi.spyOn(Object.getPrototypeOf(probe) as { sync(): Promise<void> }, 'sync');
+      await probe.close();
+      try {
+        const plain = await JsonLinesSink.open(file);
+        await plain.close();
+        expect(syncs).not.toHaveBeenCalled();
+        const synced = await JsonLinesSink.open(file, { fsync: true });
+        await synced.write({ kind: 'lost', slot: 0, count: 1, cause: 'dropped', beforeIndex: 1 });
+        await synced.close();
+        expect(syncs).toHaveBeenCalledTimes(1);
+      } finally {
+        syncs.mockRestore();
+      }
+      expect(readFileSync(file, 'utf8')).toBe('{"slot":0,"lost":1,"cause":"dropped","before":1}\n');
+      await expect(JsonLinesSink.open(file, { buffer: 1 } as never)).rejects.toThrow(/^unknown JsonLinesSink option "buffer" \(options are bufferBytes, flags, fsync, log\)$/);
+      await expect(JsonLinesSink.open(file, { bufferBytes: 100 })).rejects.toThrow(RangeError);
+      await expect(JsonLinesSink.open(file, { bufferBytes: '1' as never })).rejects.toThrow(TypeError);
+      await expect(JsonLinesSink.open(file, { flags: 'r' as never })).rejects.toThrow(/options.flags must be 'a' \(append\) or 'w' \(truncate\)/);
+      await expect(JsonLinesSink.open(file, { fsync: 1 as never })).rejects.toThrow(TypeError);
+      await expect(JsonLinesSink.open(file, { log: {} as never })).rejects.toThrow(TypeError);
+      expect(readFileSync(file, 'utf8')).toBe('{"slot":0,"lost":1,"cause":"dropped","before":1}\n'); // bad options touch nothing
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('JSON lines: a failed write (a full disk) rejects the writes after it and close(), not silently later lines', async () => {
+    const sink = await JsonLinesSink.open('/dev/full', { bufferBytes: 4096 });
+    const entry: LogEntry = { kind: 'lost', slot: 0, count: 1, cause: 'dropped', beforeIndex: 1 };
+    let failure: unknown = null;
+    for (let n = 0; n < 1_000 && failure === null; n++) {
+      try {
+        await sink.write(entry);
+      } catch (err) {
+        failure = err;
+      }
+    }
+    expect((failure as NodeJS.ErrnoException | null)?.code).toBe('ENOSPC');
+    await expect(sink.write(entry)).rejects.toThrow(/ENOSPC/);
+    await expect(sink.close()).rejects.toThrow(/ENOSPC/);
   });
 
   it('streams the binary log, schemas inside, and reads back the same entries', async () => {
