@@ -1,4 +1,4 @@
-// The layering of docs/DESIGN.md ("Floors") as rules over the import graph, checked by
+// The layering (docs/DESIGN.md, "The layering is checked") as rules over the import graph, checked by
 // `npx depcruise src workers bench --config .dependency-cruiser.cjs` and by
 // test/unit/architecture.test.ts, so `npm test` keeps the arrows pointing down.
 // Type-only imports count: a cycle through types is still a cycle in the design.

@@ -26,5 +26,8 @@ function* steps(entries: readonly PatchEntry[], _options: ProtocolOptions): Gene
   yield { kind: 'releaseMachine' };
 }
 
-/** Never safe: Mathieu's race (above) needs no special condition. */
-export const redo = { name: 'redo', steps, nmiEntry: NmiEntryMode.redo, safeWhen: () => false } as const satisfies Protocol;
+/**
+ * Safe only where no NMI runs a site being written, as stop-machine: with NMIs masked while
+ * stopped, or a notrace NMI handler. The redo buffer does not close Mathieu's race.
+ */
+export const redo = { name: 'redo', steps, nmiEntry: NmiEntryMode.redo, safeWhen: (c) => c.nmisMasked || c.notraceNmi } as const satisfies Protocol;
