@@ -4,9 +4,8 @@ import { P_NMI_ENTRY_MODE, patchRegionBytes, type BypassName, type RefcountName 
 import type { PatchEntry } from '../patch/protocol.js';
 import { protocolOf, type ProtocolName } from '../patch/protocols/index.js';
 import { beginOperation } from '../patch/step-effects.js';
-import type { ExploreStep } from './diagram.js';
 import { stateSpace } from './scheduler.js';
-import { search } from './search.js';
+import { search, type SearchResult } from './search.js';
 import { World, type CpuModel } from './world.js';
 
 export { formatCounterexample, type ExploreStep } from './diagram.js';
@@ -45,23 +44,8 @@ export interface ExploreOptions {
   readonly maxStates?: number;
 }
 
-export interface ExploreResult {
+export interface ExploreResult extends SearchResult {
   readonly protocol: ProtocolName;
-  readonly statesExplored: number;
-  /** Moves tried (edges of the explored state graph). */
-  readonly transitions: number;
-  /**
-   * Complete interleavings covered: paths from the start to a state where nothing is left to
-   * do (or to the bound), counted exactly through the memoised state graph (a bigint: they
-   * outgrow a double). 0 if a counterexample ended the search early.
-   */
-  readonly interleavings: bigint;
-  readonly counterexample: ExploreStep[] | null;
-  readonly failure: string | null;
-  /** Some path was cut at the bound. */
-  readonly boundReached: boolean;
-  /** The state cap was hit: the search is incomplete. */
-  readonly incomplete: boolean;
 }
 
 export function explore(options: ExploreOptions): ExploreResult {

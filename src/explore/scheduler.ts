@@ -70,7 +70,7 @@ function patcherMove(w: World, schedule: Schedule): Move<World> | null {
     apply: (w0) => {
       const x = w0.clone();
       const rep = x.patcher.rep;
-      if (phase.act?.(x, step, rep) === false) return [];
+      if (phase.act?.(x, step, rep, 1) === false) return [];
       const action = phase.describe(x, step, rep);
       if (advance(x.patcher, steps) && x.patcher.step === steps.length) completeOperation(x.patch, entries);
       return one(x, action);

@@ -30,12 +30,20 @@ export interface SearchLimits {
 
 export interface SearchResult {
   readonly statesExplored: number;
+  /** Moves tried (edges of the explored state graph). */
   readonly transitions: number;
-  /** Complete paths covered (exact: they outgrow a double), 0 if a counterexample ended the search. */
+  /**
+   * Complete interleavings covered: paths from the start to a state where nothing is left to
+   * do (or to the bound), counted exactly through the memoised state graph (a bigint: they
+   * outgrow a double). 0 if a counterexample ended the search early.
+   */
   readonly interleavings: bigint;
+  /** The path to the first failure found, or null. */
   readonly counterexample: ExploreStep[] | null;
   readonly failure: string | null;
+  /** Some path was cut at the bound. */
   readonly boundReached: boolean;
+  /** The state cap was hit: the search is incomplete. */
   readonly incomplete: boolean;
 }
 

@@ -162,9 +162,7 @@ export class Coordinator {
     const started = performance.now();
     beginOperation(this.memory.patch, entries);
     for (const step of protocol.steps(entries, { bypass: settings.bypass, refcount: settings.refcount, skipSync: request.skipSync ?? 0 })) {
-      for (const phase of phasesOf(step)) {
-        for (let i = 0, n = timesOf(phase, step); i < n; i++) this.runPhase(target, phase, step, i, timeoutMs);
-      }
+      for (const phase of phasesOf(step)) this.runPhase(target, phase, step, timeoutMs);
     }
     completeOperation(this.memory.patch, entries);
     const wallMs = performance.now() - started;
@@ -187,17 +185,17 @@ export class Coordinator {
     };
   }
 
-  /** One phase: wait (bounded, asleep on its doorbell) until its guard holds, then act. */
-  private runPhase(target: MachineTarget, phase: Phase, step: PatchStep, i: number, timeoutMs: number): void {
+  /** One phase: wait (bounded, asleep on its doorbell) until its guard holds, then act; an unguarded one runs whole. */
+  private runPhase(target: MachineTarget, phase: Phase, step: PatchStep, timeoutMs: number): void {
     if (phase.ready === undefined) {
-      phase.act?.(target, step, i);
+      phase.act?.(target, step, 0, timesOf(phase, step));
       return;
     }
     const bell = this.bells[phase.doorbell ?? 'nmiRunning'];
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const rung = Atomics.load(bell.i32, bell.index);
-      if (phase.ready(target) && (phase.act === undefined || phase.act(target, step, i) !== false)) return;
+      if (phase.ready(target) && (phase.act === undefined || phase.act(target, step, 0, 1) !== false)) return;
       const left = deadline - performance.now();
       if (left <= 0) throw new PatchTimeoutError(this.timeoutMessage(target, phase, timeoutMs));
       // Sleeps until a CPU rings the bell; pairs with the Atomics.notify in the CPU's acknowledgement or rendezvous.

@@ -1,5 +1,5 @@
 import type { BypassName, PatchState, RefcountName } from '../machine/patch-area.js';
-import type { PatchStep, WritePart } from './protocol.js';
+import type { PatchEntry, PatchStep, WritePart } from './protocol.js';
 import {
   beginStop,
   deactivateTable,
@@ -64,15 +64,22 @@ export interface PatchTarget {
 export type Doorbell = 'syncAck' | 'stopped' | 'released' | 'nmiRunning' | 'handlers';
 
 export interface Phase<S extends PatchStep = PatchStep> {
-  /** How many times the phase runs back to back (a write: once per byte). Defaults to once. */
+  /**
+   * How many times an unguarded phase runs back to back (a write: once per byte). Defaults
+   * to once. The coordinator runs them in one `act` call, the explorer one per move.
+   */
   readonly times?: (step: S) => number;
   /** The guard: the phase may act only once it holds. None: it acts at once. */
   readonly ready?: (t: PatchTarget) => boolean;
   /** With a guard: what a waiting scheduler sleeps on, and what it names on a timeout. */
   readonly doorbell?: Doorbell;
   readonly waitsFor?: string;
-  /** The action; `false` means it lost a race with the CPUs and the guard is waited for again. */
-  readonly act?: (t: PatchTarget, step: S, i: number) => boolean | void;
+  /**
+   * The action, as runs `from` .. `from + count - 1` of the phase (count is 1 but for a
+   * repeated phase run whole); `false` means it lost a race with the CPUs and the guard is
+   * waited for again.
+   */
+  readonly act?: (t: PatchTarget, step: S, from: number, count: number) => boolean | void;
   /** What the phase did, in words (the explorer's diagrams), read after `act`. */
   readonly describe: (t: PatchTarget, step: S, i: number) => string;
 }
@@ -85,23 +92,42 @@ type WriteStep = Extract<PatchStep, { kind: 'write' }>;
 const partBytes = (part: WritePart): number => (part === 'int3' || part === 'head' ? 1 : part === 'tail' ? 4 : 5);
 const partFirst = (part: WritePart): number => (part === 'tail' ? 1 : 0);
 
-/** The i-th byte write of a write step, in site order: its site, index and value. */
-function writeSite(s: WriteStep, i: number): number {
-  return s.entries[Math.floor(i / partBytes(s.part))]!.site;
+/** The byte a write of `part` stores at `index` of an entry's site. */
+const byteOf = (part: WritePart, e: PatchEntry, index: number): number => (part === 'int3' ? 0xcc : e.to[index]!);
+
+/**
+ * Byte writes `from` .. `from + count - 1` of a write step, in its one order: site by site,
+ * each site's bytes of `part` in increasing index (one tight loop when the coordinator
+ * writes them all).
+ */
+function pokeWrites(t: PatchTarget, s: WriteStep, from: number, count: number): void {
+  const per = partBytes(s.part);
+  const first = partFirst(s.part);
+  let n = Math.floor(from / per);
+  let b = from % per;
+  for (let k = 0; k < count; k++) {
+    const e = s.entries[n]!;
+    t.poke(e.site, first + b, byteOf(s.part, e, first + b));
+    if (++b === per) {
+      b = 0;
+      n++;
+    }
+  }
 }
-function writeIndex(s: WriteStep, i: number): number {
-  return partFirst(s.part) + (i % partBytes(s.part));
-}
-function writeByte(s: WriteStep, i: number): number {
-  return s.part === 'int3' ? 0xcc : s.entries[Math.floor(i / partBytes(s.part))]!.to[writeIndex(s, i)]!;
+
+/** The i-th byte write of a write step, in words. */
+function describeWrite(s: WriteStep, i: number): string {
+  const e = s.entries[Math.floor(i / partBytes(s.part))]!;
+  const index = partFirst(s.part) + (i % partBytes(s.part));
+  return `writes byte ${index} of site ${e.site} = ${byteOf(s.part, e, index).toString(16).padStart(2, '0')}`;
 }
 
 const phases: PhaseTable = {
   write: [
     {
       times: (s) => s.entries.length * partBytes(s.part),
-      act: (t, s, i) => t.poke(writeSite(s, i), writeIndex(s, i), writeByte(s, i)),
-      describe: (_t, s, i) => `writes byte ${writeIndex(s, i)} of site ${writeSite(s, i)} = ${writeByte(s, i).toString(16).padStart(2, '0')}`,
+      act: pokeWrites,
+      describe: (_t, s, i) => describeWrite(s, i),
     },
   ],
   sync: [

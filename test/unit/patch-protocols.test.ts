@@ -74,9 +74,10 @@ describe('phases: the one interpreter of the steps', () => {
     const { target, log } = recorder(2, 8);
     for (const step of protocols['int3-batch'].steps(entries, {})) {
       for (const phase of phasesOf(step)) {
+        // As the explorer runs them: one repetition at a time.
         for (let i = 0; i < timesOf(phase, step); i++) {
           expect(phase.ready === undefined || phase.ready(target)).toBe(true);
-          phase.act?.(target, step, i);
+          phase.act?.(target, step, i, 1);
         }
       }
     }
