@@ -24,8 +24,9 @@ export type { FetchModelOptions } from './machine/fetch-model.js';
 export { Patcher } from './patch/patcher.js';
 export type { PatcherRequest } from './patch/patcher.js';
 export type { PatchReport, PatchRequest, SiteFilter } from './patch/coordinator.js';
-export { protocolNames } from './patch/protocol.js';
-export type { ProtocolName, PatchStep, PatchEntry } from './patch/protocol.js';
+export { protocolNames } from './patch/protocols/index.js';
+export type { ProtocolName } from './patch/protocols/index.js';
+export type { PatchStep, PatchEntry } from './patch/protocol.js';
 export { explore, formatCounterexample } from './explore/explorer.js';
 export type { ExploreOptions, ExploreResult, ExploreStep } from './explore/explorer.js';
 

@@ -1,12 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import { mustBeSafe } from '../../src/cli/commands/patch.js';
 import { INSN_BYTES } from '../../src/machine/code-page.js';
 import { Insn, decode } from '../../src/machine/instruction.js';
 import type { Machine, MachineOptions } from '../../src/machine/machine.js';
-import { NmiEntryMode } from '../../src/machine/patch-area.js';
 import type { PatchReport, PatchRequest } from '../../src/patch/coordinator.js';
-import type { ProtocolName } from '../../src/patch/protocol.js';
+import { protocols, syncRoundsOf, type ProtocolName } from '../../src/patch/protocols/index.js';
 import { DISTURBED_OTHER_LOAD_CORES, type Undisturbed, measureUndisturbed, roundCores } from '../disturbance.js';
 import { machineCheck } from '../machine/boot.js';
 import { median } from '../stats.js';
@@ -64,15 +62,14 @@ export interface ProtocolPlan {
   readonly idleCpus?: boolean;
 }
 
-/** What NMI entry does on the machine a protocol runs on (as `ringtrace patch` boots it). */
-export function nmiEntryOf(protocol: ProtocolName): NmiEntryMode {
-  return protocol === 'redo' ? NmiEntryMode.redo : protocol === 'redo-nmi-wait' ? NmiEntryMode.nmiRunning : NmiEntryMode.plain;
+/** The sync rounds one operation over `sites` changed sites must take: as many as the protocol's generator yields. */
+export function expectedSyncRounds(protocol: ProtocolName, sites: number): number {
+  return syncRoundsOf(protocols[protocol], sites);
 }
 
-/** The sync rounds one operation over `sites` changed sites must take: 3 per site for int3, 3 per batch for int3-batch, none for the others. */
-export function expectedSyncRounds(protocol: ProtocolName, sites: number): number {
-  if (sites === 0) return 0;
-  return protocol === 'int3' ? 3 * sites : protocol === 'int3-batch' ? 3 : 0;
+/** Whether a protocol must show no fault on the suite's machine (NMIs on, the NMI handler's sites traced). */
+function mustBeSafe(protocol: ProtocolName): boolean {
+  return protocols[protocol].safeWhen({ nmisMasked: false, notraceNmi: false });
 }
 
 export function machineOptions(protocol: ProtocolName, seed: number, idleCpus = false): MachineOptions {
@@ -88,7 +85,7 @@ export function machineOptions(protocol: ProtocolName, seed: number, idleCpus = 
     idleProbability: idleCpus ? 1 : 0,
     ...(idleCpus ? { idleMs: 60_000 } : {}),
     seed,
-    nmiEntry: nmiEntryOf(protocol),
+    nmiEntry: protocols[protocol].nmiEntry,
   };
 }
 
@@ -182,7 +179,7 @@ export async function runOperations(
 /** What a run of operations of one protocol over `sites` sites must show; '' when it passed. */
 export function operationsCheck(run: OperationsRun, protocol: ProtocolName, sites: number): string {
   const problems: string[] = [];
-  const safe = mustBeSafe(protocol, false, false);
+  const safe = mustBeSafe(protocol);
   const rounds = expectedSyncRounds(protocol, sites);
   run.ops.forEach(({ report: r }, i) => {
     if (r.sites !== sites) problems.push(`operation ${i} (${r.action}) changed ${r.sites} sites, not ${sites}`);
@@ -282,7 +279,7 @@ export async function runProtocol(plan: ProtocolPlan, quick: boolean, progress: 
   const { protocol } = plan;
   const idle = plan.idleCpus === true;
   const suffix = idle ? '-idle-cpus' : '';
-  const safe = mustBeSafe(protocol, false, false);
+  const safe = mustBeSafe(protocol);
   const request = (sites: number) => (_i: number, action: 'disable' | 'enable'): PatchRequest => ({
     protocol,
     action,

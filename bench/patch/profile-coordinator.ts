@@ -20,8 +20,7 @@ import { INSN_BYTES } from '../../src/machine/code-page.js';
 import { MachineMemory } from '../../src/machine/machine-memory.js';
 import { TABLE_ENTRY_BYTES } from '../../src/machine/patch-area.js';
 import { Coordinator, type PatchRequest } from '../../src/patch/coordinator.js';
-import { protocolNames, type ProtocolName } from '../../src/patch/protocol.js';
-import { protocols } from '../../src/patch/protocols/index.js';
+import { protocolNames, protocols, type ProtocolName } from '../../src/patch/protocols/index.js';
 import { deactivateTable, publishTable } from '../../src/patch/step-effects.js';
 import { median } from '../stats.js';
 import { machineOptions } from './operations.js';
@@ -97,7 +96,7 @@ time(
   `generating the ${protocol} steps (iterated, not performed)`,
   (list) => {
     steps = 0;
-    for (const _step of protocols[protocol](list, {})) steps++;
+    for (const _step of protocols[protocol].steps(list, {})) steps++;
   },
   same,
 );

@@ -1,4 +1,4 @@
-import type { ProtocolName } from '../../src/patch/protocol.js';
+import type { ProtocolName } from '../../src/patch/protocols/index.js';
 import type { RunInfo } from '../host.js';
 import type { TargetResult } from '../targets.js';
 

@@ -1,6 +1,6 @@
-import type { ProtocolName } from '../../src/patch/protocol.js';
+import { protocolNames, type ProtocolName } from '../../src/patch/protocols/index.js';
 import { buildHash, startRun } from '../host.js';
-import { type ProtocolPlan, type SizePlan, runProtocol } from './operations.js';
+import { type ProtocolPlan, type SizePlan, expectedSyncRounds, runProtocol } from './operations.js';
 import { type RefcountPlan, refcountPair } from './refcount.js';
 import type { PatchBenchResult, PatchSuiteReport } from './results.js';
 import { evaluatePatchTargets } from './targets.js';
@@ -20,8 +20,8 @@ export interface PatchSuiteOptions {
   readonly progress?: (line: string) => void;
 }
 
-/** The order protocols run and are reported in. */
-export const PROTOCOLS: readonly ProtocolName[] = ['int3', 'int3-batch', 'stop-machine', 'redo', 'redo-nmi-wait'];
+/** The order protocols run and are reported in: the registry's. */
+export const PROTOCOLS: readonly ProtocolName[] = protocolNames;
 export const SIZES: readonly number[] = [100, 1_000, 20_000];
 
 /** Fixed seeds: a run can be repeated machine for machine. */
@@ -35,17 +35,20 @@ const SEEDS: Readonly<Record<ProtocolName, number>> = {
 const REFCOUNT_SEED = 0x5eed0201;
 
 /**
- * Operations per size. Per-site int3 costs 3 sync rounds per site (60,000 per operation at
- * 20,000 sites, seconds each on this host): its larger sizes run few operations and no
- * warm-up (the coordinator's code is warm from the smaller size on the same machine).
+ * Operations per size, by the sync rounds one operation takes (the protocol's own count):
+ * an operation of many rounds (per-site int3: 3 per site, seconds at 20,000 sites on this
+ * host) runs few operations and no warm-up (the coordinator's code is warm from the
+ * smaller size on the same machine); a quick run leaves out those of more than 10,000.
  */
 function sizePlan(protocol: ProtocolName, sites: number, quick: boolean): SizePlan | null {
-  if (quick) return protocol === 'int3' && sites === 20_000 ? null : { sites, ops: 2, warmupOps: 0, reruns: 0 };
-  if (protocol !== 'int3') return { sites, ops: 20, warmupOps: 4, reruns: 1 };
-  if (sites <= 100) return { sites, ops: 10, warmupOps: 2, reruns: 1 };
-  if (sites <= 1_000) return { sites, ops: 6, warmupOps: 0, reruns: 0 };
+  const rounds = expectedSyncRounds(protocol, sites);
+  if (quick) return rounds > QUICK_MAX_SYNC_ROUNDS ? null : { sites, ops: 2, warmupOps: 0, reruns: 0 };
+  if (rounds <= 3) return { sites, ops: 20, warmupOps: 4, reruns: 1 };
+  if (rounds <= 300) return { sites, ops: 10, warmupOps: 2, reruns: 1 };
+  if (rounds <= 3_000) return { sites, ops: 6, warmupOps: 0, reruns: 0 };
   return { sites, ops: 2, warmupOps: 0, reruns: 0 };
 }
+const QUICK_MAX_SYNC_ROUNDS = 10_000;
 
 const REFCOUNT_FULL: Omit<RefcountPlan, 'seed'> = { pairs: 12, warmupPairs: 1, reruns: 1 };
 const REFCOUNT_QUICK: Omit<RefcountPlan, 'seed'> = { pairs: 1, warmupPairs: 0, reruns: 0 };
@@ -60,7 +63,7 @@ export async function runPatchSuite(options: PatchSuiteOptions): Promise<PatchSu
     for (const sites of SIZES) {
       const plan = sizePlan(protocol, sites, options.quick);
       if (plan !== null) sizes.push(plan);
-      else notRun.push(`patch-${protocol}-${sites}: not run in a --quick run (one operation is ${3 * sites} sync rounds, seconds on this host)`);
+      else notRun.push(`patch-${protocol}-${sites}: not run in a --quick run (one operation is ${expectedSyncRounds(protocol, sites)} sync rounds, seconds on this host)`);
     }
     const plan: ProtocolPlan = { protocol, sizes, seed: SEEDS[protocol] };
     results.push(...(await runProtocol(plan, options.quick, progress)));

@@ -3,20 +3,22 @@ import type { CpuWriter } from '../ring/writer.js';
 import { INSN_BYTES } from './code-page.js';
 import { FetchModel, type FetchModelOptions } from './fetch-model.js';
 import { Insn, decode, formatBytes } from './instruction.js';
-import { Context, InterruptPoint, Ipi, interruptPointNames } from './interrupts.js';
+import { Context, InterruptPoint, interruptPointNames } from './interrupts.js';
 import type { MachineMemory } from './machine-memory.js';
 import { PC_IPI_NS, PC_STALE, PC_STOPPED_NS, P_STOP_STATE, StopState } from './patch-area.js';
 import {
   arriveAtRendezvous,
   handleBreakpoint,
+  handleIpis,
   leaveRendezvous,
   nmiEnter,
-  nmiExit,
+  nmiReturn,
   nmisMasked,
   rendezvousHeld,
+  staleExecution,
   type PatchingCpu,
 } from './patch-handlers.js';
-import { FunctionTracer, MachineEvent } from './tracer.js';
+import { FunctionTracer, MachineEvent, type TracingCpu } from './tracer.js';
 
 /** A fault: the CPU executed bytes that are not an instruction (the simulated crash). */
 export interface FaultRecord {
@@ -51,7 +53,8 @@ export interface CpuOptions {
   readonly crashAfterSteps?: number;
 }
 
-const FAULT_LOG_LIMIT = 100;
+/** Faults a CPU logs in full (it counts them all); the machine's report keeps as many. */
+export const FAULT_LOG_LIMIT = 100;
 
 /**
  * One simulated CPU: runs a seeded workload of function calls, each an execution of a
@@ -59,7 +62,7 @@ const FAULT_LOG_LIMIT = 100;
  * interrupt point and IPIs where IRQs are enabled; records what the tracer traces in its
  * ring buffer. The CPU worker runs `run()`; tests drive `step()` and the handlers directly.
  */
-export class Cpu implements PatchingCpu {
+export class Cpu implements PatchingCpu, TracingCpu {
   readonly id: number;
   readonly memory: MachineMemory;
   readonly fetchModel: FetchModel;
@@ -140,11 +143,8 @@ export class Cpu implements PatchingCpu {
     this.memory.irq.count(this.id, 'sitesExecuted');
     this.fetchModel.fetch(this.memory.code, site, this.bytes);
     const kind = decode(site, this.bytes);
-    if (kind === Insn.nop5 || kind === Insn.callTracer) {
-      // A patched site must show its new instruction once its operation completed.
-      const expected = this.memory.patch.expected(site);
-      if (expected !== 0 && expected !== kind) this.memory.patch.addCpu(this.id, PC_STALE, 1);
-    }
+    // A patched site must show its new instruction once its operation completed.
+    if ((kind === Insn.nop5 || kind === Insn.callTracer) && staleExecution(this.memory.patch, site, kind)) this.memory.patch.addCpu(this.id, PC_STALE, 1);
     this.act(site, kind);
   }
 
@@ -160,6 +160,14 @@ export class Cpu implements PatchingCpu {
 
   serialize(): void {
     this.fetchModel.serialize();
+  }
+
+  acknowledgeSync(): void {
+    this.memory.irq.acknowledgeSync(this.id);
+  }
+
+  countRecursionSkip(): void {
+    this.memory.irq.count(this.id, 'recursionSkips');
   }
 
   private act(site: number, kind: Insn): void {
@@ -215,8 +223,6 @@ export class Cpu implements PatchingCpu {
   private leave(previous: Context): void {
     this.context = previous;
     this.memory.irq.setContext(this.id, previous);
-    // iret: the return from an interrupt handler is serializing.
-    this.fetchModel.serialize();
   }
 
   /** The NMI handler: its own traced functions, then a serializing return. NMIs do not nest. */
@@ -230,7 +236,7 @@ export class Cpu implements PatchingCpu {
       nmiEnter(this.memory.patch, this.memory.code, this);
       for (const site of this.nmiSites) this.execute(site);
     } finally {
-      nmiExit(this.memory.patch);
+      nmiReturn(this.memory.patch, this);
       this.inNmi = false;
       this.memory.irq.setInNmi(this.id, false);
       this.leave(previous);
@@ -246,18 +252,13 @@ export class Cpu implements PatchingCpu {
     try {
       const bits = irq.takeIpis(this.id);
       this.interruptPoint(InterruptPoint.irqHandler);
-      if ((bits & Ipi.syncCore) !== 0) {
-        // sync_core: serialize, then acknowledge (the sender is waiting).
-        this.fetchModel.serialize();
-        irq.acknowledgeSync(this.id);
-      }
-      if ((bits & Ipi.kick) !== 0 && Atomics.load(this.memory.patch.i32, P_STOP_STATE >> 2) === StopState.stopping) {
-        this.rendezvous();
-      }
+      handleIpis(this.memory.patch, this, bits);
     } finally {
       this.memory.patch.addCpu(this.id, PC_IPI_NS, (performance.now() - started) * 1e6);
       this.irqsOn = true;
       this.leave(previous);
+      // iret: the return from an interrupt handler is serializing.
+      this.fetchModel.serialize();
     }
   }
 
@@ -273,7 +274,7 @@ export class Cpu implements PatchingCpu {
    * stop_machine's rendezvous: arrive, spin with IRQs off (NMIs still arrive and run their
    * handlers) until released, then sync_core on the way out.
    */
-  private rendezvous(): void {
+  rendezvous(): void {
     const patch = this.memory.patch;
     const started = performance.now();
     arriveAtRendezvous(patch, this);
@@ -286,7 +287,7 @@ export class Cpu implements PatchingCpu {
     this.memory.patch.addCpu(this.id, PC_STOPPED_NS, (performance.now() - started) * 1e6);
   }
 
-  /** Records a fault: counted, logged (the first 100), and written to the trace as an event. */
+  /** Records a fault: counted, logged (up to FAULT_LOG_LIMIT), and written to the trace as an event. */
   private fault(site: number, reason: string): void {
     const irq = this.memory.irq;
     irq.count(this.id, 'faults');

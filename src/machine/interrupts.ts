@@ -149,15 +149,19 @@ export class InterruptBlocks {
     return targets.filter((cpu) => Atomics.load(this.i32, this.w(cpu, SYNC_ACK)) - round < 0);
   }
 
+  /** Whether every target acknowledged `round` (allocates nothing: a waiting sender asks often). */
+  syncAcknowledged(round: number, targets: readonly number[]): boolean {
+    for (let n = 0; n < targets.length; n++) if (Atomics.load(this.i32, this.w(targets[n]!, SYNC_ACK)) - round < 0) return false;
+    return true;
+  }
+
   /** Blocks (worker threads only) until every target acknowledged or the timeout passed. */
   syncWait(round: number, targets: readonly number[], timeoutMs: number, startedNs = process.hrtime.bigint()): SyncResult {
     const deadline = Number(startedNs) / 1e6 + timeoutMs;
     for (;;) {
       const bell = Atomics.load(this.control, this.doorbellIndex);
-      let missing = 0;
-      for (const cpu of targets) if (Atomics.load(this.i32, this.w(cpu, SYNC_ACK)) - round < 0) missing++;
       const now = Number(process.hrtime.bigint()) / 1e6;
-      if (missing === 0 || now >= deadline) {
+      if (this.syncAcknowledged(round, targets) || now >= deadline) {
         return { round, missing: this.syncMissing(round, targets), micros: (now - Number(startedNs) / 1e6) * 1000 };
       }
       // Sleeps until some CPU rings the doorbell (acknowledges); pairs with acknowledgeSync().

@@ -5,7 +5,7 @@ import type { RingReader } from '../ring/reader.js';
 import { StreamVerifier, reconcile, type Reconciliation } from '../check/stream-verifier.js';
 import { compiledWorkerPath } from '../worker-path.js';
 import type { CpuResult, CpuStart } from './cpu-task.js';
-import type { FaultRecord } from './cpu.js';
+import { FAULT_LOG_LIMIT, type FaultRecord } from './cpu.js';
 import type { CodePage } from './code-page.js';
 import { FetchModel, type FetchModelOptions } from './fetch-model.js';
 import { interruptPointNames, type SyncResult } from './interrupts.js';
@@ -105,8 +105,60 @@ export function layoutCodePage(code: CodePage, seed: number, tracedFraction: num
   }
 }
 
-function nmiSitesOf(options: MachineOptions, sites: number): readonly number[] {
-  return options.nmiSites ?? [0, 1, 2, 3].filter((s) => s < sites);
+/** MachineOptions checked, with every default filled in. */
+export interface MachineConfig {
+  readonly cpus: number;
+  readonly sites: number;
+  /** Fraction of sites CALL at boot (`traced` as a number: all 1, none 0). */
+  readonly tracedFraction: number;
+  readonly notraceFraction: number;
+  readonly nmiPerSecond: number;
+  readonly nmiSites: readonly number[];
+  readonly tracerSites: readonly number[];
+  readonly seed: number;
+  readonly fetch: FetchModelOptions;
+  readonly idleProbability: number;
+  readonly idleMs: number;
+  readonly ring: Required<NonNullable<MachineOptions['ring']>>;
+  readonly timeoutMs: number;
+  readonly nmiEntry: NmiEntryMode;
+  readonly notraceNmiSites: boolean;
+  readonly crash: { readonly cpu: number; readonly afterSteps: number } | null;
+}
+
+/** Validates options eagerly (before any thread starts) and fills in the documented defaults, once. */
+export function resolveMachineOptions(options: MachineOptions = {}): MachineConfig {
+  const cpus = checkNumberOption('cpus', options.cpus ?? 2, 1, 64, true);
+  const sites = checkNumberOption('sites', options.sites ?? 20_000, 1, 1_000_000, true);
+  const traced = options.traced ?? 'all';
+  const nmiSites = options.nmiSites ?? [0, 1, 2, 3].filter((s) => s < sites);
+  const tracerSites = options.tracerSites ?? [];
+  for (const s of [...nmiSites, ...tracerSites]) checkNumberOption('nmiSites/tracerSites entry', s, 0, sites - 1, true);
+  const fetch = options.fetch ?? {};
+  new FetchModel(1, () => 0, fetch); // validates the fetch options here, not in a CPU thread
+  return {
+    cpus,
+    sites,
+    tracedFraction: traced === 'all' ? 1 : traced === 'none' ? 0 : checkNumberOption('traced', traced, 0, 1, false),
+    notraceFraction: checkNumberOption('notraceFraction', options.notraceFraction ?? 0.01, 0, 1, false),
+    nmiPerSecond: checkNumberOption('nmiPerSecond', options.nmiPerSecond ?? 10_000, 0, 1e6, false),
+    nmiSites,
+    tracerSites,
+    seed: (options.seed ?? Math.random() * 2 ** 32) >>> 0,
+    fetch,
+    idleProbability: checkNumberOption('idleProbability', options.idleProbability ?? 0.001, 0, 1, false),
+    idleMs: checkNumberOption('idleMs', options.idleMs ?? 0.2, 0, 60_000, false),
+    ring: {
+      pagesPerCpu: options.ring?.pagesPerCpu ?? 256,
+      pageBytes: options.ring?.pageBytes ?? 4096,
+      mode: options.ring?.mode ?? 'overwrite',
+      clock: options.ring?.clock ?? 'hrtime',
+    },
+    timeoutMs: checkNumberOption('timeoutMs', options.timeoutMs ?? 30_000, 1, 2 ** 31 - 1, true),
+    nmiEntry: options.nmiEntry ?? NmiEntryMode.plain,
+    notraceNmiSites: options.notraceNmiSites === true,
+    crash: options.crash ?? null,
+  };
 }
 
 
@@ -130,12 +182,12 @@ export class Machine {
   private startedAt = performance.now();
   private stopped: Promise<MachineReport> | null = null;
 
-  private constructor(memory: MachineMemory, seed: number, options: MachineOptions, timeoutMs: number) {
+  private constructor(memory: MachineMemory, config: MachineConfig) {
     this.memory = memory;
-    this.seed = seed;
-    this.timeoutMs = timeoutMs;
+    this.seed = config.seed;
+    this.timeoutMs = config.timeoutMs;
     const cpus = memory.cpus;
-    const random = prng(seed);
+    const random = prng(config.seed);
     this.pool = new Piscina({
       filename: compiledWorkerPath('machine-task'),
       minThreads: cpus + 1,
@@ -148,7 +200,6 @@ export class Machine {
     this.reader = memory.ring.reader();
     this.verifier = new StreamVerifier(cpus, MACHINE_FORMAT);
     this.poller = setInterval(() => this.reader.read(this.verifier, { wholePages: true }), 2);
-    const nmiSites = nmiSitesOf(options, memory.code.sites);
     this.tasks = [];
     for (let cpu = 0; cpu < cpus; cpu++) {
       const start: CpuStart = {
@@ -156,12 +207,12 @@ export class Machine {
         buffer: memory.sab,
         cpu,
         seed: (random() * 2 ** 32) >>> 0,
-        nmiSites,
-        tracerSites: options.tracerSites ?? [],
-        fetch: options.fetch ?? {},
-        idleProbability: options.idleProbability ?? 0.001,
-        idleMs: options.idleMs ?? 0.2,
-        crashAfterSteps: options.crash?.cpu === cpu ? options.crash.afterSteps : -1,
+        nmiSites: config.nmiSites,
+        tracerSites: config.tracerSites,
+        fetch: config.fetch,
+        idleProbability: config.idleProbability,
+        idleMs: config.idleMs,
+        crashAfterSteps: config.crash?.cpu === cpu ? config.crash.afterSteps : -1,
       };
       this.tasks.push(this.watch(this.pool.run(start) as Promise<CpuResult>, `cpu ${cpu}`));
     }
@@ -169,38 +220,22 @@ export class Machine {
       kind: 'nmi-source',
       buffer: memory.sab,
       seed: (random() * 2 ** 32) >>> 0,
-      nmiPerSecond: options.nmiPerSecond ?? 10_000,
+      nmiPerSecond: config.nmiPerSecond,
     };
     this.source = this.watch(this.pool.run(source) as Promise<NmiSourceResult>, 'the NMI source');
   }
 
   /** Boots the machine and returns once every CPU runs. Options are validated. */
   static async start(options: MachineOptions = {}): Promise<Machine> {
-    const cpus = checkNumberOption('cpus', options.cpus ?? 2, 1, 64, true);
-    const sites = checkNumberOption('sites', options.sites ?? 20_000, 1, 1_000_000, true);
-    const seed = (options.seed ?? Math.random() * 2 ** 32) >>> 0;
-    checkNumberOption('nmiPerSecond', options.nmiPerSecond ?? 10_000, 0, 1e6, false);
-    const notraceFraction = checkNumberOption('notraceFraction', options.notraceFraction ?? 0.01, 0, 1, false);
-    const traced = options.traced ?? 'all';
-    const tracedFraction = traced === 'all' ? 1 : traced === 'none' ? 0 : checkNumberOption('traced', traced, 0, 1, false);
-    for (const s of [...(options.nmiSites ?? []), ...(options.tracerSites ?? [])]) checkNumberOption('nmiSites/tracerSites entry', s, 0, sites - 1, true);
-    const timeoutMs = checkNumberOption('timeoutMs', options.timeoutMs ?? 30_000, 1, 2 ** 31 - 1, true);
-    checkNumberOption('idleProbability', options.idleProbability ?? 0.001, 0, 1, false);
-    checkNumberOption('idleMs', options.idleMs ?? 0.2, 0, 60_000, false);
-    new FetchModel(1, () => 0, options.fetch); // validates the fetch options here, not in a CPU thread
-    const memory = MachineMemory.create(cpus, sites, {
-      pagesPerCpu: options.ring?.pagesPerCpu ?? 256,
-      pageBytes: options.ring?.pageBytes ?? 4096,
-      mode: options.ring?.mode ?? 'overwrite',
-      clock: options.ring?.clock ?? 'hrtime',
-    }, options.nmiEntry ?? NmiEntryMode.plain);
-    layoutCodePage(memory.code, seed, tracedFraction, notraceFraction);
-    if (options.notraceNmiSites === true) {
-      for (const site of nmiSitesOf(options, sites)) memory.code.initialiseSite(site, false, true);
+    const config = resolveMachineOptions(options);
+    const memory = MachineMemory.create(config.cpus, config.sites, config.ring, config.nmiEntry);
+    layoutCodePage(memory.code, config.seed, config.tracedFraction, config.notraceFraction);
+    if (config.notraceNmiSites) {
+      for (const site of config.nmiSites) memory.code.initialiseSite(site, false, true);
     }
-    const machine = new Machine(memory, seed, options, timeoutMs);
+    const machine = new Machine(memory, config);
     try {
-      await machine.untilRunning(cpus);
+      await machine.untilRunning(config.cpus);
       machine.startedAt = performance.now(); // rates count from when every CPU runs, not from boot
     } catch (err) {
       await machine.stop().catch(() => undefined);
@@ -291,7 +326,7 @@ export class Machine {
       recursionSkipped: sum(counters, (c) => c.recursionSkips),
       sitesExecuted: sum(counters, (c) => c.sitesExecuted),
       nmisAt,
-      faultLog: results.flatMap((r) => r.faults).slice(0, 100),
+      faultLog: results.flatMap((r) => r.faults).slice(0, FAULT_LOG_LIMIT),
       failures,
     };
   }

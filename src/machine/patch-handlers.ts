@@ -1,4 +1,6 @@
 import { INSN_BYTES, type CodePage } from './code-page.js';
+import type { Insn } from './instruction.js';
+import { Ipi } from './interrupts.js';
 import {
   Bypass,
   NMI_WRITE_FLAG,
@@ -24,10 +26,12 @@ import {
 } from './patch-area.js';
 
 /**
- * The CPU side of patching: what a CPU does on int3 and on NMI entry/exit while a protocol
- * runs (the kernel keeps these in arch code, under the patching code: so do we). Plain
- * functions over the shared patch area and a small interface to the CPU, so the threaded
- * CPU and the interleaving explorer run the very same code.
+ * The CPU side of patching: what a CPU does when it takes an interrupt while a protocol
+ * runs — int3, NMI entry and return, the sync_core and stop IPIs, the stop_machine
+ * rendezvous — and when an execution is stale (the kernel keeps these in arch code, under
+ * the patching code: so do we). Plain functions over the shared patch area and a small
+ * interface to the CPU, so the threaded CPU and the interleaving explorer's CPUs run the
+ * very same code.
  */
 export interface PatchingCpu {
   readonly id: number;
@@ -37,6 +41,33 @@ export interface PatchingCpu {
   breakpointInterruptPoint(): void;
   /** A serializing event. */
   serialize(): void;
+  /** Tells the sync sender this CPU took the current round (after serializing). */
+  acknowledgeSync(): void;
+  /** stop_machine's rendezvous: arrive, stay while it is held, leave (the explorer: arrive; leaving is a move of its own). */
+  rendezvous(): void;
+}
+
+/**
+ * The IPI handler, by pending bit: sync_core serializes and then acknowledges (the sender
+ * waits for every acknowledgement); a stop kick while the machine is stopping enters the
+ * rendezvous. A kick that finds the machine running has nothing to do.
+ */
+export function handleIpis(state: PatchState, cpu: Pick<PatchingCpu, 'serialize' | 'acknowledgeSync' | 'rendezvous'>, bits: number): void {
+  if ((bits & Ipi.syncCore) !== 0) {
+    cpu.serialize();
+    cpu.acknowledgeSync();
+  }
+  if ((bits & Ipi.kick) !== 0 && rendezvousHeld(state)) cpu.rendezvous();
+}
+
+/**
+ * Whether executing `kind` at `site` is stale: the site's last operation completed with the
+ * other instruction (the coordinator's completeOperation wrote the expected one). Only a
+ * sound instruction can be stale; a torn one is a fault.
+ */
+export function staleExecution(state: PatchState, site: number, kind: Insn): boolean {
+  const expected = state.expected(site);
+  return expected !== 0 && expected !== kind;
 }
 
 const bypassBytes = new Uint8Array(INSN_BYTES);
@@ -115,12 +146,14 @@ export function nmiEnter(state: PatchState, code: CodePage, cpu: PatchingCpu): v
   }
 }
 
-/** NMI exit, after the handler. */
-export function nmiExit(state: PatchState): void {
+/** NMI return, after the handler: count out of nmi_running, then IRET, which is serializing. */
+export function nmiReturn(state: PatchState, cpu: Pick<PatchingCpu, 'serialize'>): void {
   if (state.nmiEntryMode() === NmiEntryMode.nmiRunning) {
+    // Wakes a patcher waiting for NMIs to leave (its doorbell in coordinator.ts).
     Atomics.sub(state.i32, P_NMI_RUNNING >> 2, 1);
     Atomics.notify(state.i32, P_NMI_RUNNING >> 2);
   }
+  cpu.serialize();
 }
 
 /**

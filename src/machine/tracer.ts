@@ -1,6 +1,21 @@
 import { payloadHash, streamTag } from '../check/stream-payload.js';
-import { InterruptPoint } from './interrupts.js';
-import type { Cpu } from './cpu.js';
+import type { CpuWriter } from '../ring/writer.js';
+import { InterruptPoint, type Context } from './interrupts.js';
+
+/** What the tracer needs of the CPU it runs on (cpu.ts implements it). */
+export interface TracingCpu {
+  readonly id: number;
+  /** The context level the CPU runs at now: the stream the event goes to. */
+  readonly currentContext: Context;
+  /** The CPU's writer on its ring buffer. */
+  readonly writer: CpuWriter;
+  /** An interrupt point: an NMI may arrive inside the tracer. */
+  interruptPoint(point: InterruptPoint): void;
+  /** Executes a call site (the tracer's own traced helpers). */
+  execute(site: number): void;
+  /** Counts a call the recursion guard did not trace. */
+  countRecursionSkip(): void;
+}
 
 /**
  * Event types the machine writes. A function-entry event's type is `functionEntry +
@@ -29,7 +44,7 @@ export const FUNCTION_ENTRY_BYTES = 24;
  * format: a torn or misplaced event is detected), then site and context.
  */
 export class FunctionTracer {
-  private readonly cpu: Cpu;
+  private readonly cpu: TracingCpu;
   private readonly helperSites: readonly number[];
   private readonly active = new Uint8Array(3);
   /** Next seq per context level (the stream). */
@@ -38,7 +53,7 @@ export class FunctionTracer {
   readonly attempts = new Float64Array(3);
   readonly stored = new Float64Array(3);
 
-  constructor(cpu: Cpu, helperSites: readonly number[]) {
+  constructor(cpu: TracingCpu, helperSites: readonly number[]) {
     this.cpu = cpu;
     this.helperSites = helperSites;
   }
@@ -47,7 +62,7 @@ export class FunctionTracer {
     const cpu = this.cpu;
     const level = cpu.currentContext;
     if (this.active[level] !== 0) {
-      cpu.memory.irq.count(cpu.id, 'recursionSkips');
+      cpu.countRecursionSkip();
       return;
     }
     this.active[level] = 1;

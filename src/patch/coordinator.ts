@@ -1,7 +1,5 @@
-import { INSN_BYTES, siteInstruction } from '../machine/code-page.js';
-import { Insn, decode } from '../machine/instruction.js';
 import { Ipi } from '../machine/interrupts.js';
-import type { MachineMemory } from '../machine/machine-memory.js';
+import { M_SYNC_DOORBELL, type MachineMemory } from '../machine/machine-memory.js';
 import {
   PC_BP_NS,
   PC_IPI_NS,
@@ -12,35 +10,21 @@ import {
   P_RELEASED,
   P_STOPPED,
   type BypassName,
+  type PatchState,
   type RefcountName,
 } from '../machine/patch-area.js';
-import {
-  beginStop,
-  deactivateTable,
-  dropWriteFlag,
-  fillRedo,
-  handlersIdle,
-  nmisIdle,
-  publishTable,
-  releaseStop,
-  setRedoPending,
-  tryRaiseWriteFlag,
-  unmaskNmis,
-} from './step-effects.js';
-import type { PatchEntry, PatchStep, ProtocolName } from './protocol.js';
-import { protocols } from './protocols/index.js';
+import { phasesOf, timesOf, type Doorbell, type PatchSettings, type PatchTarget, type Phase } from './phases.js';
+import type { PatchEntry, PatchStep } from './protocol.js';
+import { protocolOf, type ProtocolName } from './protocols/index.js';
+import { selectEntries, type PatchAction, type SiteFilter } from './site-selection.js';
+import { beginOperation, completeOperation } from './step-effects.js';
 
-/** Which sites a request patches, like set_ftrace_filter. Notrace sites are never patched. */
-export type SiteFilter =
-  | 'all'
-  | { readonly sites: readonly number[] }
-  | { readonly from: number; readonly to: number }
-  | { readonly every: number; readonly offset?: number };
+export type { SiteFilter } from './site-selection.js';
 
 export interface PatchRequest {
   readonly protocol: ProtocolName;
   /** enable: sites become CALL; disable: NOP5; toggle: each site the other one. */
-  readonly action: 'enable' | 'disable' | 'toggle';
+  readonly action: PatchAction;
   readonly filter?: SiteFilter;
   readonly bypass?: BypassName;
   readonly refcount?: RefcountName;
@@ -56,7 +40,7 @@ export interface PatchRequest {
 
 export interface PatchReport {
   readonly protocol: ProtocolName;
-  readonly action: PatchRequest['action'];
+  readonly action: PatchAction;
   readonly sites: number;
   /** Sites found torn when the operation began (left so by an unsafe protocol), rewritten by it. */
   readonly damagedSites: number;
@@ -79,62 +63,108 @@ export class PatchTimeoutError extends Error {
   readonly code = 'ERR_PATCH_TIMEOUT';
 }
 
+/** A word a waiting coordinator sleeps on, and how often it looks again if nobody notifies it. */
+interface Bell {
+  readonly i32: Int32Array;
+  readonly index: number;
+  readonly pollMs: number;
+}
+
 /**
- * The patching coordinator: performs a protocol's steps against the machine's real shared
- * memory and real IPIs, one operation at a time, and measures each. It blocks (it runs in
- * its own worker thread); every wait has a timeout.
+ * The machine as one operation's phases reach it: real code bytes, the real patch area,
+ * real IPIs; it counts the sync rounds and IPIs it sends.
+ */
+class MachineTarget implements PatchTarget {
+  readonly patch: PatchState;
+  readonly settings: PatchSettings;
+  round = 0;
+  syncRounds = 0;
+  ipis = 0;
+  private readonly memory: MachineMemory;
+  private readonly all: readonly number[];
+  private readonly pokeCostMs: number;
+  private generation: { value: number };
+
+  constructor(memory: MachineMemory, all: readonly number[], settings: PatchSettings, pokeCostNs: number, generation: { value: number }) {
+    this.memory = memory;
+    this.patch = memory.patch;
+    this.all = all;
+    this.settings = settings;
+    this.pokeCostMs = pokeCostNs / 1e6;
+    this.generation = generation;
+  }
+
+  poke(site: number, index: number, byte: number): void {
+    this.memory.code.poke(site, index, byte);
+    if (this.pokeCostMs > 0) for (const until = performance.now() + this.pokeCostMs; performance.now() < until; );
+  }
+
+  startSync(): void {
+    this.round = this.memory.irq.startSync(this.all);
+    this.syncRounds++;
+    this.ipis += this.all.length;
+  }
+
+  syncAcknowledged(): boolean {
+    return this.memory.irq.syncAcknowledged(this.round, this.all);
+  }
+
+  kickAll(): void {
+    for (const cpu of this.all) this.memory.irq.sendIpi(cpu, Ipi.kick);
+    this.ipis += this.all.length;
+  }
+
+  nextGeneration(): number {
+    return ++this.generation.value;
+  }
+}
+
+/**
+ * The patching coordinator: runs a protocol's steps, phase by phase (phases.ts), against
+ * the machine's shared memory, one operation at a time, and measures each. It blocks (it
+ * runs in its own worker thread); every wait is bounded.
  */
 export class Coordinator {
   private readonly memory: MachineMemory;
   private readonly all: number[];
-  private generation = 0;
+  private readonly bells: Readonly<Record<Doorbell, Bell>>;
+  private readonly generation = { value: 0 };
   private staleSeen = 0;
-  private syncRounds = 0;
-  private ipis = 0;
 
   constructor(memory: MachineMemory) {
     this.memory = memory;
     this.all = [...Array(memory.cpus).keys()];
+    const patch = memory.patch.i32;
+    // CPUs notify the sync doorbell and the rendezvous counters; nmi_running is notified at
+    // NMI exit but the refcounts are not, so those two are looked at again every 10 µs.
+    this.bells = {
+      syncAck: { i32: memory.control, index: M_SYNC_DOORBELL >> 2, pollMs: Infinity },
+      stopped: { i32: patch, index: P_STOPPED >> 2, pollMs: Infinity },
+      released: { i32: patch, index: P_RELEASED >> 2, pollMs: Infinity },
+      nmiRunning: { i32: patch, index: P_NMI_RUNNING >> 2, pollMs: 0.01 },
+      handlers: { i32: patch, index: P_NMI_RUNNING >> 2, pollMs: 0.01 },
+    };
   }
 
-  /**
-   * The entries a request patches: every matching, non-notrace site not already as wanted.
-   * A site that holds neither instruction (an unsafe protocol left it torn) is rewritten to
-   * the wanted one and counted in `damaged`.
-   */
+  /** The entries a request patches (site-selection.ts). */
   entries(request: PatchRequest): { entries: PatchEntry[]; damaged: number } {
-    const code = this.memory.code;
-    const out: PatchEntry[] = [];
-    let damaged = 0;
-    const now = new Uint8Array(INSN_BYTES);
-    for (const site of this.sitesOf(request.filter ?? 'all')) {
-      if (code.isNotrace(site)) continue;
-      code.read(site, now);
-      const kind = decode(site, now);
-      const sound = kind === Insn.nop5 || kind === Insn.callTracer;
-      if (!sound) damaged++;
-      const traced = request.action === 'enable' ? true : request.action === 'disable' ? false : kind !== Insn.callTracer;
-      if (sound && (kind === Insn.callTracer) === traced) continue;
-      out.push({ site, from: now.slice(), to: siteInstruction(site, traced) });
-    }
-    return { entries: out, damaged };
+    return selectEntries(this.memory.code, request.filter ?? 'all', request.action);
   }
 
   run(request: PatchRequest): PatchReport {
-    const protocol = protocols[request.protocol];
-    if (protocol === undefined) throw new RangeError(`protocol must be one of ${Object.keys(protocols).join(', ')} (got ${request.protocol})`);
+    const protocol = protocolOf(request.protocol);
     const { entries, damaged } = this.entries(request);
     const before = this.counters();
     const stale = before.stale - this.staleSeen;
-    this.syncRounds = 0;
-    this.ipis = 0;
+    const settings: PatchSettings = { bypass: request.bypass ?? 'new', refcount: request.refcount ?? 'percpu', maskNmis: request.nmi === 'off' };
+    const target = new MachineTarget(this.memory, this.all, settings, request.pokeCostNs ?? 0, this.generation);
+    const timeoutMs = request.timeoutMs ?? 2_000;
     const started = performance.now();
-    // While the operation runs either instruction is fine at its sites.
-    for (const e of entries) this.memory.patch.setExpected(e.site, 0);
-    const steps = protocol(entries, { bypass: request.bypass ?? 'new', refcount: request.refcount ?? 'percpu', skipSync: request.skipSync ?? 0 });
-    for (const step of steps) this.perform(step, request);
-    // Done: from now on every CPU must execute the new instructions.
-    for (const e of entries) this.memory.patch.setExpected(e.site, decode(e.site, e.to));
+    beginOperation(this.memory.patch, entries);
+    for (const step of protocol.steps(entries, { bypass: settings.bypass, refcount: settings.refcount, skipSync: request.skipSync ?? 0 })) {
+      for (const phase of phasesOf(step)) this.runPhase(target, phase, step, timeoutMs);
+    }
+    completeOperation(this.memory.patch, entries);
     const wallMs = performance.now() - started;
     const after = this.counters();
     this.staleSeen = after.stale;
@@ -144,8 +174,8 @@ export class Coordinator {
       sites: entries.length,
       damagedSites: damaged,
       wallMs,
-      syncRounds: this.syncRounds,
-      ipis: this.ipis,
+      syncRounds: target.syncRounds,
+      ipis: target.ipis,
       traps: after.traps - before.traps,
       stoppedMs: (after.stoppedNs - before.stoppedNs) / 1e6,
       ipiHandlerMs: (after.ipiNs - before.ipiNs) / 1e6,
@@ -155,92 +185,30 @@ export class Coordinator {
     };
   }
 
-  private perform(step: PatchStep, request: PatchRequest): void {
-    const memory = this.memory;
-    const patch = memory.patch;
-    const timeoutMs = request.timeoutMs ?? 2_000;
-    switch (step.kind) {
-      case 'write': {
-        const cost = request.pokeCostNs ?? 0;
-        const code = memory.code;
-        // The same byte order as writeBytes(), as a plain loop: no object per byte.
-        const first = step.part === 'tail' ? 1 : 0;
-        const last = step.part === 'int3' || step.part === 'head' ? 0 : 4;
-        for (const e of step.entries) {
-          for (let b = first; b <= last; b++) {
-            code.poke(e.site, b, step.part === 'int3' ? 0xcc : e.to[b]!);
-            if (cost > 0) for (const until = performance.now() + cost / 1e6; performance.now() < until; );
-          }
-        }
-        return;
-      }
-      case 'sync': {
-        const result = memory.irq.syncCore(this.all, timeoutMs);
-        this.syncRounds++;
-        this.ipis += this.all.length;
-        if (result.missing.length > 0) {
-          throw new PatchTimeoutError(`sync round ${result.round}: cpu ${result.missing.join(', ')} did not answer within ${timeoutMs} ms`);
-        }
-        return;
-      }
-      case 'publish':
-        publishTable(patch, step.entries, request.bypass ?? 'new', request.refcount ?? 'percpu', ++this.generation);
-        return;
-      case 'teardown':
-        deactivateTable(patch);
-        // A handler that took its reference before deactivation may still read the table: wait for it.
-        this.until(timeoutMs, 'int3 handlers to leave', () => handlersIdle(patch));
-        return;
-      case 'stopMachine':
-        beginStop(patch, request.nmi === 'off');
-        for (const cpu of this.all) memory.irq.sendIpi(cpu, Ipi.kick);
-        this.ipis += this.all.length;
-        this.waitCount(P_STOPPED, this.all.length, timeoutMs, 'every CPU to stop');
-        return;
-      case 'releaseMachine':
-        releaseStop(patch);
-        this.waitCount(P_RELEASED, this.all.length, timeoutMs, 'every CPU to leave the rendezvous');
-        unmaskNmis(patch);
-        return;
-      case 'setRedo':
-        fillRedo(patch, step.site, step.bytes);
-        setRedoPending(patch, true);
-        return;
-      case 'clearRedo':
-        setRedoPending(patch, false);
-        return;
-      case 'raiseWriteFlag':
-        fillRedo(patch, step.site, step.bytes);
-        this.until(timeoutMs, 'NMIs to leave before raising the write flag', () => tryRaiseWriteFlag(patch));
-        return;
-      case 'dropWriteFlag':
-        dropWriteFlag(patch);
-        return;
-      case 'waitNmisIdle':
-        this.until(timeoutMs, 'NMIs to leave', () => nmisIdle(patch));
-        return;
+  /** One phase: wait (bounded, asleep on its doorbell) until its guard holds, then act; an unguarded one runs whole. */
+  private runPhase(target: MachineTarget, phase: Phase, step: PatchStep, timeoutMs: number): void {
+    if (phase.ready === undefined) {
+      phase.act?.(target, step, 0, timesOf(phase, step));
+      return;
     }
-  }
-
-  /** Waits until a counter word reaches `target` (CPUs add and notify). */
-  private waitCount(word: number, target: number, timeoutMs: number, what: string): void {
-    const i32 = this.memory.patch.i32;
+    const bell = this.bells[phase.doorbell ?? 'nmiRunning'];
     const deadline = performance.now() + timeoutMs;
-    for (let seen = Atomics.load(i32, word >> 2); seen < target; seen = Atomics.load(i32, word >> 2)) {
+    for (;;) {
+      const rung = Atomics.load(bell.i32, bell.index);
+      if (phase.ready(target) && (phase.act === undefined || phase.act(target, step, 0, 1) !== false)) return;
       const left = deadline - performance.now();
-      if (left <= 0) throw new PatchTimeoutError(`timed out after ${timeoutMs} ms waiting for ${what} (${seen} of ${target})`);
-      Atomics.wait(i32, word >> 2, seen, left);
+      if (left <= 0) throw new PatchTimeoutError(this.timeoutMessage(target, phase, timeoutMs));
+      // Sleeps until a CPU rings the bell; pairs with the Atomics.notify in the CPU's acknowledgement or rendezvous.
+      Atomics.wait(bell.i32, bell.index, rung, Math.min(left, bell.pollMs));
     }
   }
 
-  /** Polls `done` with short sleeps until it holds, or throws after the timeout. */
-  private until(timeoutMs: number, what: string, done: () => boolean): void {
-    const deadline = performance.now() + timeoutMs;
-    const i32 = this.memory.patch.i32;
-    while (!done()) {
-      if (performance.now() > deadline) throw new PatchTimeoutError(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      Atomics.wait(i32, P_NMI_RUNNING >> 2, Atomics.load(i32, P_NMI_RUNNING >> 2), 0.01);
+  private timeoutMessage(target: MachineTarget, phase: Phase, timeoutMs: number): string {
+    if (phase.doorbell === 'syncAck') {
+      const missing = this.memory.irq.syncMissing(target.round, this.all);
+      return `sync round ${target.round}: cpu ${missing.join(', ')} did not answer within ${timeoutMs} ms`;
     }
+    return `timed out after ${timeoutMs} ms waiting for ${phase.waitsFor ?? 'a phase'}`;
   }
 
   private counters(): { traps: number; bpNs: number; stoppedNs: number; ipiNs: number; stale: number; faults: number } {
@@ -254,20 +222,5 @@ export class Coordinator {
       stale: sum(PC_STALE),
       faults: this.all.reduce((a, cpu) => a + this.memory.irq.counters(cpu).faults, 0),
     };
-  }
-
-  private *sitesOf(filter: SiteFilter): Generator<number> {
-    const sites = this.memory.code.sites;
-    const check = (s: number): number => this.memory.code.checkSite(s);
-    if (filter === 'all') {
-      for (let s = 0; s < sites; s++) yield s;
-    } else if ('sites' in filter) {
-      for (const s of [...new Set(filter.sites)].sort((a, b) => a - b)) yield check(s);
-    } else if ('from' in filter) {
-      for (let s = check(filter.from); s <= check(filter.to); s++) yield s;
-    } else {
-      if (!(Number.isInteger(filter.every) && filter.every >= 1)) throw new RangeError(`filter.every must be a positive integer (got ${filter.every})`);
-      for (let s = filter.offset ?? 0; s < sites; s += filter.every) yield s;
-    }
   }
 }

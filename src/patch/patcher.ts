@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import type { Machine } from '../machine/machine.js';
 import { compiledWorkerPath } from '../worker-path.js';
-import type { PatchReport, PatchRequest, SiteFilter } from './coordinator.js';
+import type { PatchReport, PatchRequest } from './coordinator.js';
+import type { SiteFilter } from './site-selection.js';
 
 /** A request as the main thread may give it: the filter may also be a predicate on site ids. */
 export type PatcherRequest = Omit<PatchRequest, 'filter'> & { readonly filter?: SiteFilter | ((site: number) => boolean) };

@@ -1,4 +1,4 @@
-import type { BypassName, RefcountName } from '../machine/patch-area.js';
+import type { BypassName, NmiEntryMode, RefcountName } from '../machine/patch-area.js';
 
 /** One site to patch: its bytes now and the bytes it must hold afterwards. */
 export interface PatchEntry {
@@ -9,16 +9,15 @@ export interface PatchEntry {
 
 /**
  * The steps a protocol is made of. A protocol is written once, as a generator of these;
- * the threaded coordinator performs each against real shared memory and real IPIs
- * (coordinator.ts), and the interleaving explorer performs the same steps under its own
- * scheduler. Each step is one indivisible action of the patching CPU.
+ * each step is a short list of phases (phases.ts: what it does, what it waits for), which
+ * the threaded coordinator runs against real shared memory and real IPIs and the
+ * interleaving explorer runs under its own scheduler.
  */
 export type PatchStep =
   /**
    * text_poke over a vector of sites, byte by byte in site order: `int3` writes CC over
    * byte 0, `tail` bytes 1-4 of the new instruction, `head` its byte 0, `whole` all five.
-   * The coordinator runs it as one loop; the explorer interleaves other actors between
-   * any two of its byte writes (`writeBytes` lists them).
+   * One phase per byte (phases.ts): the explorer interleaves other actors between any two.
    */
   | { readonly kind: 'write'; readonly entries: readonly PatchEntry[]; readonly part: WritePart }
   /** A sync_core round: every CPU serializes and acknowledges before the protocol goes on. */
@@ -42,18 +41,6 @@ export type PatchStep =
 
 export type WritePart = 'int3' | 'tail' | 'head' | 'whole';
 
-/** The byte writes of a `write` step, in order: [site, index, byte] triples. */
-export function* writeBytes(entries: readonly PatchEntry[], part: WritePart): Generator<readonly [number, number, number]> {
-  for (const e of entries) {
-    if (part === 'int3') yield [e.site, 0, 0xcc];
-    else if (part === 'head') yield [e.site, 0, e.to[0]!];
-    else for (let b = part === 'tail' ? 1 : 0; b < 5; b++) yield [e.site, b, e.to[b]!];
-  }
-}
-
-export type ProtocolName = 'int3' | 'int3-batch' | 'stop-machine' | 'redo' | 'redo-nmi-wait';
-export const protocolNames: readonly ProtocolName[] = ['int3', 'int3-batch', 'stop-machine', 'redo', 'redo-nmi-wait'];
-
 export interface ProtocolOptions {
   /** int3 protocols: what the breakpoint handler runs in the window. Defaults to `new`. */
   readonly bypass?: BypassName;
@@ -63,7 +50,31 @@ export interface ProtocolOptions {
   readonly skipSync?: 0 | 1 | 2 | 3;
 }
 
-export type Protocol = (entries: readonly PatchEntry[], options: ProtocolOptions) => Generator<PatchStep, void, void>;
+/** A protocol's step generator. */
+export type StepGenerator = (entries: readonly PatchEntry[], options: ProtocolOptions) => Generator<PatchStep, void, void>;
+
+/** How NMIs are handled where a protocol runs: what decides whether a hazard can be reached. */
+export interface NmiConditions {
+  /** NMIs are masked while the machine is stopped (`--no-nmi`). */
+  readonly nmisMasked: boolean;
+  /** Every site the NMI handler runs is notrace, never patched (`--notrace-nmi`). */
+  readonly notraceNmi: boolean;
+}
+
+/**
+ * A patching protocol, whole: everything the schedulers, the CLI and the benchmarks need to
+ * know about it lives here, so nothing above src/patch/ restates a fact about a protocol.
+ */
+export interface Protocol {
+  /** Its `--protocol` name. */
+  readonly name: string;
+  /** Its steps over a vector of sites, opening with its numbered recipe. */
+  readonly steps: StepGenerator;
+  /** What NMI entry does on a machine that runs it (fixed at boot: patch-area.ts). */
+  readonly nmiEntry: NmiEntryMode;
+  /** Whether no CPU can execute a torn, stray or stale instruction under these conditions. */
+  readonly safeWhen: (conditions: NmiConditions) => boolean;
+}
 
 /** The three int3 phases over a vector of sites, with one sync each (shared by int3 and int3-batch). */
 export function* int3Phases(entries: readonly PatchEntry[], skipSync: number): Generator<PatchStep, void, void> {

@@ -1,4 +1,5 @@
 import { INSN_BYTES } from '../machine/code-page.js';
+import { decode } from '../machine/instruction.js';
 import {
   Bypass,
   NMI_WRITE_FLAG,
@@ -26,11 +27,19 @@ import {
 import type { PatchEntry } from './protocol.js';
 
 /**
- * The patcher's side of each protocol step, as effects on the patch area and conditions to
- * wait for. The threaded coordinator performs the effects and blocks on the conditions
- * (with IPIs and timeouts of its own); the explorer performs the same effects and treats
- * each condition as whether its next move is enabled.
+ * The patcher's effects on the patch area and the conditions it waits for, out of which
+ * phases.ts builds each step's phases.
  */
+
+/** An operation begins: while it runs either instruction is fine at its sites. */
+export function beginOperation(patch: PatchState, entries: readonly PatchEntry[]): void {
+  for (const e of entries) patch.setExpected(e.site, 0);
+}
+
+/** An operation completed: from now on every CPU must execute the new instructions (staleExecution). */
+export function completeOperation(patch: PatchState, entries: readonly PatchEntry[]): void {
+  for (const e of entries) patch.setExpected(e.site, decode(e.site, e.to));
+}
 
 /** Writes the table (entries in site order), its settings, then activates it. */
 export function publishTable(patch: PatchState, entries: readonly PatchEntry[], bypass: BypassName, refcount: RefcountName, generation: number): void {

@@ -4,7 +4,7 @@ import { integerIn, oneOf } from '../parse.js';
 import { count } from '../format.js';
 import { explore, formatCounterexample } from '../../explore/explorer.js';
 import type { BypassName, RefcountName } from '../../machine/patch-area.js';
-import { protocolNames, type ProtocolName } from '../../patch/protocol.js';
+import { protocolNames, type ProtocolName } from '../../patch/protocols/index.js';
 
 interface ExploreFlags {
   readonly protocol: ProtocolName;
@@ -65,7 +65,8 @@ export function registerExplore(program: Command): void {
           `${JSON.stringify({
             protocol: result.protocol,
             statesExplored: result.statesExplored,
-            interleavings: result.interleavings,
+            // Exact, and past 2^53: a string, as JSON numbers are doubles.
+            interleavings: result.interleavings.toString(),
             transitions: result.transitions,
             counterexample: result.counterexample,
             failure: result.failure,

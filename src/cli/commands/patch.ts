@@ -3,10 +3,10 @@ import { ExitCode, setVerdict } from '../exit-codes.js';
 import { integerIn, numberIn, oneOf } from '../parse.js';
 import { count, table } from '../format.js';
 import { Machine } from '../../machine/machine.js';
-import { NmiEntryMode, type BypassName, type RefcountName } from '../../machine/patch-area.js';
+import type { BypassName, RefcountName } from '../../machine/patch-area.js';
 import { Patcher } from '../../patch/patcher.js';
 import type { PatchReport } from '../../patch/coordinator.js';
-import { protocolNames, type ProtocolName } from '../../patch/protocol.js';
+import { protocolNames, protocols, type ProtocolName } from '../../patch/protocols/index.js';
 
 interface PatchFlags {
   readonly protocol: ProtocolName;
@@ -22,11 +22,6 @@ interface PatchFlags {
   readonly nmiCalls: number;
   readonly seed?: number;
   readonly json?: boolean;
-}
-
-/** The protocols that must never fault; the others show the thread's hazards. */
-export function mustBeSafe(protocol: ProtocolName, nmiOff: boolean, notraceNmi: boolean): boolean {
-  return protocol === 'int3' || protocol === 'int3-batch' || protocol === 'redo-nmi-wait' || (protocol === 'stop-machine' && (nmiOff || notraceNmi));
 }
 
 export interface PatchRunSummary {
@@ -46,6 +41,23 @@ export interface PatchRunSummary {
   readonly perOp: PatchReport[];
 }
 
+/** The protocols that must be safe, and the NMI settings that make them so, in words (from the protocols' own conditions). */
+function safeList(): string {
+  const settings = [
+    { flag: '', conditions: { nmisMasked: false, notraceNmi: false } },
+    { flag: '--no-nmi', conditions: { nmisMasked: true, notraceNmi: false } },
+    { flag: '--notrace-nmi', conditions: { nmisMasked: false, notraceNmi: true } },
+  ];
+  return protocolNames
+    .map((name) => {
+      const when = settings.filter((s) => protocols[name].safeWhen(s.conditions));
+      if (when.length === 0) return '';
+      return when[0]!.flag === '' ? name : `${name} with ${when.map((s) => s.flag).join(' or ')}`;
+    })
+    .filter((text) => text !== '')
+    .join(', ');
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
@@ -58,8 +70,7 @@ export function registerPatch(program: Command): void {
       'Boots the machine with every site traced, then runs --ops alternating disable/enable operations over ' +
         '--sites sites with the chosen protocol while the CPUs trace and NMIs fire (NMI handlers run the first ' +
         'four sites, which every operation patches, --nmi-calls times in all). Prints each operation\'s metrics and the totals. Exits 1 ' +
-        'if a protocol that must be safe (int3, int3-batch, redo-nmi-wait, stop-machine with --no-nmi or ' +
-        '--notrace-nmi) shows a fault or a stale execution.',
+        `if a protocol that must be safe under the NMI settings given (${safeList()}) shows a fault or a stale execution.`,
     )
     .requiredOption('--protocol <p>', protocolNames.join(' | '), oneOf<ProtocolName>(protocolNames))
     .option('--sites <n>', 'sites patched per operation (the first n of the code page)', integerIn(1, 1_000_000), 1_000)
@@ -98,7 +109,7 @@ async function runPatch(flags: PatchFlags, seed: number, nmiOff: boolean): Promi
     nmiSites: Array.from({ length: flags.nmiCalls }, (_, i) => i % 4),
     notraceFraction: 0,
     notraceNmiSites: flags.notraceNmi === true,
-    nmiEntry: flags.protocol === 'redo' ? NmiEntryMode.redo : flags.protocol === 'redo-nmi-wait' ? NmiEntryMode.nmiRunning : NmiEntryMode.plain,
+    nmiEntry: protocols[flags.protocol].nmiEntry,
   });
   const perOp: PatchReport[] = [];
   let patcher: Patcher | null = null;
@@ -136,7 +147,7 @@ async function runPatch(flags: PatchFlags, seed: number, nmiOff: boolean): Promi
     faults,
     staleAfterDone: sum((r) => r.staleAfterPrevious, perOp),
     faultsPerOp: faults / Math.max(1, ops.length),
-    mustBeSafe: mustBeSafe(flags.protocol, nmiOff, flags.notraceNmi === true),
+    mustBeSafe: protocols[flags.protocol].safeWhen({ nmisMasked: nmiOff, notraceNmi: flags.notraceNmi === true }),
     seed,
     perOp: ops,
   };

@@ -1,4 +1,5 @@
-import { int3Phases, type PatchEntry, type PatchStep, type ProtocolOptions } from '../protocol.js';
+import { NmiEntryMode } from '../../machine/patch-area.js';
+import { int3Phases, type PatchEntry, type PatchStep, type ProtocolOptions, type Protocol } from '../protocol.js';
 
 /**
  * `int3-batch` — text_poke_bp_batch (2019): the three int3 phases over a vector of sites,
@@ -17,7 +18,7 @@ import { int3Phases, type PatchEntry, type PatchStep, type ProtocolOptions } fro
  * A CPU executing any site of the batch observes, after each step, what `int3` describes
  * for one site.
  */
-export function* int3Batch(entries: readonly PatchEntry[], options: ProtocolOptions): Generator<PatchStep, void, void> {
+function* steps(entries: readonly PatchEntry[], options: ProtocolOptions): Generator<PatchStep, void, void> {
   if (entries.length === 0) return;
   // The table is binary-searched: it must be in site order (entries usually are already).
   const sorted = entries.every((e, i) => i === 0 || entries[i - 1]!.site < e.site) ? entries : [...entries].sort((a, b) => a.site - b.site);
@@ -25,3 +26,6 @@ export function* int3Batch(entries: readonly PatchEntry[], options: ProtocolOpti
   yield* int3Phases(entries, options.skipSync ?? 0);
   yield { kind: 'teardown' };
 }
+
+/** Safe whatever NMIs do, as `int3`. */
+export const int3Batch = { name: 'int3-batch', steps, nmiEntry: NmiEntryMode.plain, safeWhen: () => true } as const satisfies Protocol;

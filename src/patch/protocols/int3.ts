@@ -1,7 +1,8 @@
-import { int3Phases, type PatchEntry, type PatchStep, type ProtocolOptions } from '../protocol.js';
+import { NmiEntryMode } from '../../machine/patch-area.js';
+import { int3Phases, type PatchEntry, type PatchStep, type ProtocolOptions, type Protocol } from '../protocol.js';
 
 /**
- * `int3` — text_poke_bp, one site at a time (the mission's protocol, after Mathieu's int3
+ * `int3` — text_poke_bp, one site at a time (after Mathieu's int3
  * bypass). Per site:
  *
  * 1. publish the patch state: a one-entry table (site, old bytes, new bytes), activated;
@@ -18,10 +19,13 @@ import { int3Phases, type PatchEntry, type PatchStep, type ProtocolOptions } fro
  * Mathieu's) or an emulation of the new one (`--bypass new`, text_poke_bp since 2019), so
  * a traced call in the window is traced (new = CALL, or old = CALL) or not, never torn.
  */
-export function* int3(entries: readonly PatchEntry[], options: ProtocolOptions): Generator<PatchStep, void, void> {
+function* steps(entries: readonly PatchEntry[], options: ProtocolOptions): Generator<PatchStep, void, void> {
   for (const entry of entries) {
     yield { kind: 'publish', entries: [entry] };
     yield* int3Phases([entry], options.skipSync ?? 0);
     yield { kind: 'teardown' };
   }
 }
+
+/** Safe whatever NMIs do: an NMI that executes the site sees what any CPU sees. */
+export const int3 = { name: 'int3', steps, nmiEntry: NmiEntryMode.plain, safeWhen: () => true } as const satisfies Protocol;

@@ -1,4 +1,5 @@
-import type { PatchEntry, PatchStep, ProtocolOptions } from '../protocol.js';
+import { NmiEntryMode } from '../../machine/patch-area.js';
+import { type PatchEntry, type PatchStep, type ProtocolOptions, type Protocol } from '../protocol.js';
 
 /**
  * `redo-nmi-wait` — Rostedt's implementation of Ingo's idea (2.6.28) with the 2009 fold of
@@ -17,7 +18,7 @@ import type { PatchEntry, PatchStep, ProtocolOptions } from '../protocol.js';
  * NMI can be running code that predates the flag (step 2 waited for them), and every NMI
  * that enters after it runs only the new bytes: no torn instruction.
  */
-export function* redoNmiWait(entries: readonly PatchEntry[], _options: ProtocolOptions): Generator<PatchStep, void, void> {
+function* steps(entries: readonly PatchEntry[], _options: ProtocolOptions): Generator<PatchStep, void, void> {
   yield { kind: 'stopMachine' };
   for (const e of entries) {
     yield { kind: 'raiseWriteFlag', site: e.site, bytes: e.to };
@@ -27,3 +28,6 @@ export function* redoNmiWait(entries: readonly PatchEntry[], _options: ProtocolO
   }
   yield { kind: 'releaseMachine' };
 }
+
+/** Safe whatever NMIs do (above). */
+export const redoNmiWait = { name: 'redo-nmi-wait', steps, nmiEntry: NmiEntryMode.nmiRunning, safeWhen: () => true } as const satisfies Protocol;

@@ -1,4 +1,5 @@
-import type { PatchEntry, PatchStep, ProtocolOptions } from '../protocol.js';
+import { NmiEntryMode } from '../../machine/patch-area.js';
+import { type PatchEntry, type PatchStep, type ProtocolOptions, type Protocol } from '../protocol.js';
 
 /**
  * `redo` — Ingo's scheme, exactly as proposed in the thread, inside stop_machine (so only
@@ -15,7 +16,7 @@ import type { PatchEntry, PatchStep, ProtocolOptions } from '../protocol.js';
  * that entered *before* redo_pending went up read it as 0, and runs the site while step 3
  * changes it: a torn instruction. The explorer finds it; the threaded run shows it as faults.
  */
-export function* redo(entries: readonly PatchEntry[], _options: ProtocolOptions): Generator<PatchStep, void, void> {
+function* steps(entries: readonly PatchEntry[], _options: ProtocolOptions): Generator<PatchStep, void, void> {
   yield { kind: 'stopMachine' };
   for (const e of entries) {
     yield { kind: 'setRedo', site: e.site, bytes: e.to };
@@ -24,3 +25,9 @@ export function* redo(entries: readonly PatchEntry[], _options: ProtocolOptions)
   }
   yield { kind: 'releaseMachine' };
 }
+
+/**
+ * Safe only where no NMI runs a site being written, as stop-machine: with NMIs masked while
+ * stopped, or a notrace NMI handler. The redo buffer does not close Mathieu's race.
+ */
+export const redo = { name: 'redo', steps, nmiEntry: NmiEntryMode.redo, safeWhen: (c) => c.nmisMasked || c.notraceNmi } as const satisfies Protocol;

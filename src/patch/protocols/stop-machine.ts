@@ -1,4 +1,5 @@
-import type { PatchEntry, PatchStep, ProtocolOptions } from '../protocol.js';
+import { NmiEntryMode } from '../../machine/patch-area.js';
+import { type PatchEntry, type PatchStep, type ProtocolOptions, type Protocol } from '../protocol.js';
 
 /**
  * `stop-machine` — kstop_machine (2008): stop the world, write, release.
@@ -13,8 +14,11 @@ import type { PatchEntry, PatchStep, ProtocolOptions } from '../protocol.js';
  * disabled for the duration (`--no-nmi`, the thread's "force-disable the NMI watchdog") or
  * with every site the NMI handler can reach marked notrace (`notrace-nmi`).
  */
-export function* stopMachine(entries: readonly PatchEntry[], _options: ProtocolOptions): Generator<PatchStep, void, void> {
+function* steps(entries: readonly PatchEntry[], _options: ProtocolOptions): Generator<PatchStep, void, void> {
   yield { kind: 'stopMachine' };
   yield { kind: 'write', entries, part: 'whole' };
   yield { kind: 'releaseMachine' };
 }
+
+/** Safe only with NMIs masked while stopped or a notrace NMI handler (above). */
+export const stopMachine = { name: 'stop-machine', steps, nmiEntry: NmiEntryMode.plain, safeWhen: (c) => c.nmisMasked || c.notraceNmi } as const satisfies Protocol;
