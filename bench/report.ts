@@ -1,5 +1,6 @@
 import type { AllocationFigures } from './eventlog/protocol.js';
 import type { EventLogBenchResult, EventLogReport } from './eventlog/results.js';
+import type { DrainBenchResult } from './eventlog/drain.js';
 import type { MachineBenchResult, MachineSuiteReport } from './machine/results.js';
 import type { PatchBenchResult, PatchSuiteReport } from './patch/results.js';
 import type { BenchResult, RingReport } from './ring/results.js';
@@ -225,6 +226,10 @@ export function formatEventLogReport(report: EventLogReport): string {
   const jsonl = report.results.filter((r) => r.bytesPerEvent !== undefined);
   for (const r of jsonl) lines.push(`${r.name}: ${r.bytesPerEvent!.toFixed(1)} bytes per line (pino's line for the same fields: ${(r.pinoBytesPerEvent ?? NaN).toFixed(1)})`);
   lines.push('', 'other load: average cores other processes kept busy meanwhile (noise on a shared machine).');
+  if (report.drain.length > 0) {
+    lines.push('', 'the drain thread (writers at full speed for a fixed time; the file read back and checked after):');
+    lines.push(...table(DRAIN_HEADER, report.drain.map(drainRow), DRAIN_HEADER.map((_, i) => i > 0 && i < DRAIN_HEADER.length - 1)).map((l) => `  ${l}`));
+  }
   lines.push('', ...table(['target', 'measured', 'required', 'status'], report.targets.map(targetRow), [false, true, true, false]));
   for (const t of report.targets) lines.push(`  ${t.name}: ${t.detail}`);
   for (const r of report.results.filter((x) => !x.verified)) lines.push('', `${r.name} FAILED its check: ${r.verifyError ?? ''}`);
@@ -251,9 +256,30 @@ export function formatEventLogMarkdown(report: EventLogReport): string {
   for (const r of report.results.filter((x) => x.bytesPerEvent !== undefined)) {
     out.push('', `\`${r.name}\`: ${r.bytesPerEvent!.toFixed(1)} bytes per line; pino's line for the same fields: ${(r.pinoBytesPerEvent ?? NaN).toFixed(1)} bytes.`);
   }
+  if (report.drain.length > 0) {
+    out.push('', 'The drain thread (writers at full speed for a fixed time; the file read back and checked after):', '');
+    out.push(`| ${DRAIN_HEADER.join(' | ')} |`, `|---|${DRAIN_HEADER.slice(1).map(() => '---:').join('|')}|`);
+    for (const d of report.drain) out.push(`| \`${d.name}\` | ${drainRow(d).slice(1).join(' | ')} |`);
+  }
   out.push('', '| target | measured | required | status |', '|---|---:|---:|---|');
   for (const t of report.targets) out.push(`| ${targetRow(t).join(' | ')} |`);
   return out.join('\n') + '\n';
+}
+
+const DRAIN_HEADER = ['benchmark', 'threads', 'M events/s to sink', 'emitted', 'stored', 'lost', 'lost %', 'file MB', 'check'];
+
+function drainRow(d: DrainBenchResult): string[] {
+  return [
+    d.name,
+    String(d.threads),
+    (d.eventsPerSec / 1e6).toFixed(2),
+    String(d.emitted),
+    String(d.stored),
+    String(d.lost),
+    (d.lossRate * 100).toFixed(1),
+    (d.fileBytes / 1e6).toFixed(1),
+    d.verified ? 'ok' : `FAILED: ${d.verifyError ?? ''}`,
+  ];
 }
 
 const ALLOCATION_HEADER = ['variant', 'events', 'ns/event', 'minor GCs', 'other GCs', 'allocated B', 'B/event', 'retained B', 'check'];

@@ -10,7 +10,7 @@ export const DrainSeq = defineEvent('drain_seq', { writer: 'u32', seq: 'u32', pa
 export interface DrainWriterStart {
   readonly kind: 'drain-writer';
   readonly log: EventLogHandle;
-  /** i32 words: 0 go, 1 stop. */
+  /** i32 words: 0 go, 1 stop, 2 writers ready. */
   readonly control: SharedArrayBuffer;
   readonly writer: number;
 }
@@ -22,6 +22,7 @@ export interface DrainWriterResult {
 
 export const GO = 0;
 export const STOP = 1;
+export const READY = 2;
 
 export function runDrainWriter(start: DrainWriterStart): DrainWriterResult {
   const ctl = new Int32Array(start.control);
@@ -29,6 +30,8 @@ export function runDrainWriter(start: DrainWriterStart): DrainWriterResult {
   const rec = w.record(DrainSeq);
   rec.writer = start.writer;
   rec.path = '/items/42?page=7';
+  Atomics.add(ctl, READY, 1);
+  Atomics.notify(ctl, READY);
   // Bounded: the owner says go within its own timeout or the run is abandoned.
   if (Atomics.wait(ctl, GO, 0, 60_000) === 'timed-out') throw new Error('drain writer: no go within 60 s');
   let seq = 0;

@@ -6,7 +6,7 @@ import { DrainThread, type DrainSink } from '../../src/log/drain-thread.js';
 import { EventLog, logEntryOf } from '../../src/log/event-log.js';
 import { TraceFileReader } from '../../src/trace/trace-reader.js';
 import { compiledWorkerPath } from '../../src/worker-path.js';
-import { DrainSeq, GO, STOP, type DrainWriterResult, type DrainWriterStart } from './drain-writer.js';
+import { DrainSeq, GO, READY, STOP, type DrainWriterResult, type DrainWriterStart } from './drain-writer.js';
 
 /**
  * The drain benchmarks: 1 or 2 writer threads emit with `emitRecord` as fast as they can
@@ -66,7 +66,7 @@ async function runOne(name: DrainBenchResult['name'], writers: number, kind: 'bi
   const log = EventLog.create({ slots: writers, pagesPerSlot: 512, pageBytes: 8192, mode: 'discard' });
   const sink: DrainSink = kind === 'binary' ? { kind, path, flags: 'w' } : { kind, path };
   const drain = await DrainThread.start(log, { sink });
-  const control = new SharedArrayBuffer(8);
+  const control = new SharedArrayBuffer(12);
   const ctl = new Int32Array(control);
   const threads = Array.from({ length: writers }, (_, writer) => {
     const start: DrainWriterStart = { kind: 'drain-writer', log: log.handle, control, writer };
@@ -81,8 +81,11 @@ async function runOne(name: DrainBenchResult['name'], writers: number, kind: 'bi
           w.once('exit', (code) => reject(new Error(`${name}: a writer exited (${code}) before reporting`)));
         }),
     );
-    // Let the writers attach and park on the go word.
-    await new Promise((r) => setTimeout(r, 200));
+    // Every writer attached, its slot claimed, parked on the go word.
+    for (const deadline = performance.now() + 60_000; Atomics.load(ctl, READY) < writers; ) {
+      if (performance.now() > deadline) throw new Error(`${name}: the writers were not ready within 60 s`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
     const t0 = performance.now();
     Atomics.store(ctl, GO, 1);
     Atomics.notify(ctl, GO);

@@ -1,3 +1,4 @@
+import type { DrainBenchResult } from './drain.js';
 import type { RunInfo } from '../host.js';
 import type { TargetResult } from '../targets.js';
 import type { AllocationFigures } from './protocol.js';
@@ -69,6 +70,8 @@ export interface EventLogMachineInfo extends RunInfo {
 
 export interface EventLogReport {
   readonly results: EventLogBenchResult[];
+  /** The drain thread's benchmarks (bench/eventlog/drain.ts): writers at full speed, the sink's throughput and the losses. */
+  readonly drain: DrainBenchResult[];
   readonly targets: TargetResult[];
   readonly machine: EventLogMachineInfo;
 }

@@ -14,6 +14,7 @@ import {
 import { REQUEST_PAYLOAD_BYTES } from './request.js';
 import type { EventLogBenchResult, EventLogReport } from './results.js';
 import { evaluateEventLogTargets } from './targets.js';
+import { runDrainBenchmarks } from './drain.js';
 import { LATENCY_SPECS, type LatencyPlan, runLatency } from './latency.js';
 
 /**
@@ -44,10 +45,12 @@ interface Plan {
   readonly allocEvents: number;
   /** Calls per writer thread of each latency benchmark. */
   readonly latency: LatencyPlan;
+  /** How long the writers of each drain benchmark emit, ms. */
+  readonly drainMs: number;
 }
 
-const FULL: Plan = { isolates: 5, timeMs: 500, warmupMs: 200, reruns: 2, allocEvents: 1_000_000, latency: { calls: 2_000_000, warmupCalls: 500_000 } };
-const QUICK: Plan = { isolates: 1, timeMs: 100, warmupMs: 30, reruns: 0, allocEvents: 1_000_000, latency: { calls: 160_000, warmupCalls: 50_000 } };
+const FULL: Plan = { isolates: 5, timeMs: 500, warmupMs: 200, reruns: 2, allocEvents: 1_000_000, latency: { calls: 2_000_000, warmupCalls: 500_000 }, drainMs: 2000 };
+const QUICK: Plan = { isolates: 1, timeMs: 100, warmupMs: 30, reruns: 0, allocEvents: 1_000_000, latency: { calls: 160_000, warmupCalls: 50_000 }, drainMs: 300 };
 
 type TimedName = Exclude<EventLogBenchName, 'eventlog-alloc-free-1M-emits'>;
 
@@ -156,6 +159,8 @@ export async function runEventLogSuite(options: EventLogSuiteOptions): Promise<E
     results.set(spec.name, other === undefined ? r : { ...r, otherLoadCores: roundCores(other) });
   }
 
+  const drain = await runDrainBenchmarks(plan.drainMs, progress);
+
   const ordered = EVENTLOG_RESULT_NAMES.map((name) => {
     const r = results.get(name);
     if (r === undefined) throw new Error(`the suite produced no result named ${name}`);
@@ -164,7 +169,8 @@ export async function runEventLogSuite(options: EventLogSuiteOptions): Promise<E
   });
   return {
     results: ordered,
-    targets: evaluateEventLogTargets(ordered),
+    drain,
+    targets: evaluateEventLogTargets(ordered, drain),
     machine: { ...finishRun(), logBuildHash: buildHash('log'), ringBuildHash: buildHash('ring') },
   };
 }

@@ -1,12 +1,13 @@
 import { type TargetResult, judge } from '../targets.js';
 import type { EventLogBenchResult } from './results.js';
+import type { DrainBenchResult } from './drain.js';
 
 /**
  * The issue's targets for the event log, each computed from results measured in the same
  * run, plus the allocation check as a pass/fail line. They are reported, met or not;
  * nothing in the suite is tuned against them.
  */
-export function evaluateEventLogTargets(results: readonly EventLogBenchResult[]): TargetResult[] {
+export function evaluateEventLogTargets(results: readonly EventLogBenchResult[], drain: readonly DrainBenchResult[] = []): TargetResult[] {
   const byName = new Map(results.map((r) => [r.name, r]));
   const get = (name: string): EventLogBenchResult => {
     const r = byName.get(name);
@@ -55,6 +56,30 @@ export function evaluateEventLogTargets(results: readonly EventLogBenchResult[])
         (ringHand === undefined ? '' : `; the ring writer by hand, hrtime: ${ringHand.minorGcs} minor GCs, ${fmtBytes(ringHand.bytesPerEvent)} B/event`),
     },
   ];
+  const binary2 = drain.find((d) => d.name === 'drain-binary-2w');
+  if (binary2 !== undefined) {
+    targets.push({
+      name: 'drain-binary-keeps-up-2w',
+      description: 'the binary drain keeps up with two writers emitting at full speed: 0 lost',
+      measured: binary2.lost,
+      required: 0,
+      comparison: '==',
+      unit: 'events lost',
+      detail: `${binary2.emitted} emitted, ${binary2.stored} stored, ${fmtM(binary2.eventsPerSec)} M events/s to the file (${(binary2.lossRate * 100).toFixed(1)}% dropped)`,
+    });
+  }
+  const jsonl = drain.find((d) => d.name === 'drain-jsonl-1w');
+  if (jsonl !== undefined) {
+    targets.push({
+      name: 'drain-jsonl-1M',
+      description: 'the JSON-lines drain writes at least 1 M events/s',
+      measured: jsonl.eventsPerSec / 1e6,
+      required: 1,
+      comparison: '>=',
+      unit: 'M events/s',
+      detail: `${jsonl.emitted} emitted by one writer, ${jsonl.stored} stored, ${(jsonl.lossRate * 100).toFixed(1)}% dropped`,
+    });
+  }
   return judge(targets);
 }
 

@@ -25,14 +25,14 @@ const NAMES = [
   'pino-latency',
 ] as const;
 const LATENCY = ['emit-latency-1w', 'emit-latency-2w', 'emit-record-latency-1w', 'pino-latency'] as const;
-const TARGETS = ['emit-vs-pino', 'alloc-free-vs-ring-writer', 'alloc-free-no-gc'] as const;
+const TARGETS = ['emit-vs-pino', 'alloc-free-vs-ring-writer', 'alloc-free-no-gc', 'drain-binary-keeps-up-2w', 'drain-jsonl-1M'] as const;
 
 describe('ringtrace bench eventlog --quick --json', () => {
-  it('prints { results, targets, machine } with every named result, positive and verified', { timeout: 240_000 }, async () => {
+  it('prints { results, drain, targets, machine } with every named result, positive and verified', { timeout: 240_000 }, async () => {
     const run = await runCli(['bench', 'eventlog', '--quick', '--json']);
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout) as Record<string, unknown>;
-    expect(Object.keys(report).sort()).toEqual(['machine', 'results', 'targets']);
+    expect(Object.keys(report).sort()).toEqual(['drain', 'machine', 'results', 'targets']);
 
     const results = report.results as Record<string, unknown>[];
     expect(Array.isArray(results)).toBe(true);
@@ -74,6 +74,15 @@ describe('ringtrace bench eventlog --quick --json', () => {
       expect(isPositive(r.pinoBytesPerEvent), `${name}.pinoBytesPerEvent`).toBe(true);
     }
     expect(results.find((x) => x.name === 'jsonl-format')!.baseline).toBe('jsonl-stringify');
+
+    // The drain thread: every named result, positive, its file read back and checked.
+    const drain = report.drain as Record<string, unknown>[];
+    expect(drain.map((d) => d.name)).toEqual(['drain-binary-1w', 'drain-binary-2w', 'drain-jsonl-1w']);
+    for (const d of drain) {
+      expect(isPositive(d.eventsPerSec) && isPositive(d.emitted), String(d.name)).toBe(true);
+      expect(d.lost).toBe((d.emitted as number) - (d.stored as number));
+      expect(d.verified, String(d.verifyError)).toBe(true);
+    }
 
     const targets = report.targets as Record<string, unknown>[];
     expect(targets.map((t) => t.name)).toEqual([...TARGETS]);
