@@ -30,7 +30,7 @@ export { explore, formatCounterexample } from './explore/explorer.js';
 export type { ExploreOptions, ExploreResult, ExploreStep } from './explore/explorer.js';
 
 // The event log.
-export { EventLog, LogWriter } from './log/event-log.js';
+export { BadEvent, EventLog, LogWriter } from './log/event-log.js';
 export type { EventLogOptions, EventLogHandle, LogEntry, LogStats } from './log/event-log.js';
 export { defineEvent, schemaFromJson, schemaToJson } from './log/event-schema.js';
 export type { EventDescriptor, EventOptions, EventValues, FieldSpec, FieldType } from './log/event-schema.js';
