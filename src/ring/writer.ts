@@ -183,11 +183,8 @@ export class CpuWriter {
     const hook = this.hook;
     /* A: enter. From here on every path leaves through commit(), discard() or release(). */
     const depth = ++i32[this.iCommitting]!;
-    if (depth !== 1 || i32[this.iMaxNesting] === 0) this.nest(depth);
-    if (hook !== null) {
-      this.handedOut[depth] = 0; // the writer runs here: a write the hook makes nests legitimately
-      hook(HookPoint.entered);
-    }
+    if (depth !== 1 || hook !== null || i32[this.iMaxNesting] === 0) this.enter(depth, hook);
+    if (hook !== null) hook(HookPoint.entered);
     /* B: read the clock. A nested writer between B and C is fine: C clamps. */
     let ts = this.clock.now();
     if (hook !== null) hook(HookPoint.clockRead);
@@ -404,8 +401,10 @@ export class CpuWriter {
     this.onClose();
   }
 
-  /** Step A off the common path: a nested write (checked), or a new deepest nesting. */
-  private nest(depth: number): void {
+  /** Step A off the common path: a nested write (checked), a hooked write, or a new deepest nesting. */
+  private enter(depth: number, hook: InterruptHook | null): void {
+    // The writer runs at this depth until reserve() returns: a write a hook makes here nests legitimately.
+    if (hook !== null) this.handedOut[depth] = 0;
     if (depth > 1 && this.handedOut[depth - 1] === 1) {
       this.i32[this.iCommitting]!--;
       throw new RingUnpairedError(
