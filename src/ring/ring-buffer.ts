@@ -305,7 +305,8 @@ export class RingBuffer {
       discarded,
       lostToCorruption,
       unread: entries - read - discarded - overrun - lostToCorruption,
-      maxNesting: v.controlI32(cpu, C_MAX_NESTING),
+      // The writer records only nested depths (above 1), keeping its common path free of the word.
+      maxNesting: Math.max(v.controlI32(cpu, C_MAX_NESTING), entries + dropped > 0 ? 1 : 0),
       commitOverrun: f(C_COMMIT_OVERRUN),
       corrupt: f(C_CORRUPT) + f(C_WRITER_CORRUPT),
       lastTimestamp: f(C_LAST_TS),

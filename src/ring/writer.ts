@@ -183,7 +183,7 @@ export class CpuWriter {
     const hook = this.hook;
     /* A: enter. From here on every path leaves through commit(), discard() or release(). */
     const depth = ++i32[this.iCommitting]!;
-    if (depth !== 1 || hook !== null || i32[this.iMaxNesting] === 0) this.enter(depth, hook);
+    if (depth !== 1 || hook !== null) this.enter(depth, hook);
     if (hook !== null) hook(HookPoint.entered);
     /* B: read the clock. A nested writer between B and C is fine: C clamps. */
     let ts = this.clock.now();
@@ -416,6 +416,7 @@ export class CpuWriter {
       this.i32[this.iCommitting]!--;
       throw new RangeError(`writes nest at most ${MAX_NESTING} deep on one CPU (cpu ${this.cpu})`);
     }
+    // Only depths above 1 are recorded (stats() reports 1 once anything was written).
     if (depth > this.i32[this.iMaxNesting]!) this.i32[this.iMaxNesting] = depth;
   }
 
