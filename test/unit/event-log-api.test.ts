@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BadEvent, EventLog, RingClosedError, defineEvent, type EventDescriptor, type LogEntry } from '../../src/index.js';
 import { C_TAIL_PHYS, PAGE_HEADER_BYTES } from '../../src/ring/layout.js';
+import { bytesPerIteration } from '../gc.js';
 
 const Tick = defineEvent('tick', { n: 'u32' }); // 5-byte payload: 16-byte records
 const Request = defineEvent('request', { status: 'u16', path: 'string' });
@@ -127,6 +128,28 @@ describe('EventLog as a new user meets it', () => {
       expect(() => w.emit(Tick, { n: 1 })).toThrow(RingClosedError);
       expect(() => w.emitRecord(Tick, rec)).toThrow(RingClosedError);
       expect(log.stats().slots[0]!.written).toBe(1);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('emitRecord allocates nothing per event, cutting and counting long strings included (counter clock)', async () => {
+    const log = EventLog.create({ slots: 1, pagesPerSlot: 16, pageBytes: 8192, mode: 'overwrite', clock: 'counter' });
+    try {
+      const w = log.writer();
+      const rec = w.record(Request);
+      const loop = (n: number): void => {
+        for (let i = 0; i < n; i++) {
+          rec.status = i & 0xffff;
+          w.emitRecord(Request, rec);
+        }
+      };
+      for (const path of ['/items/42', 'x'.repeat(2000)]) {
+        rec.path = path;
+        loop(1_000_000); // warm up: let V8 optimise the path first
+        expect(bytesPerIteration(loop, 20_000), path.slice(0, 10)).toBeLessThan(0.5);
+      }
+      expect(log.stats().truncatedEvents).toBeGreaterThan(200_000);
     } finally {
       await log.close();
     }
