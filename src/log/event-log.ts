@@ -64,7 +64,11 @@ export interface EventLogOptions {
   readonly pagesPerSlot?: number;
   /** Bytes per page, a power of two. Defaults to 8192. */
   readonly pageBytes?: number;
-  /** Largest encoded event, bytes; at most a quarter of a page. Defaults to 1024 (or the page's limit, if lower). */
+  /**
+   * Largest encoded event, bytes; at most a quarter of a page. An event's strings are cut
+   * (flagged `truncated`, counted in `stats().truncatedEvents`) to keep it within this.
+   * Defaults to 1024 (or the page's limit, if lower).
+   */
   readonly maxEventBytes?: number;
   /** `overwrite` (a flight recorder: keep the newest) or `discard` (keep the oldest). Defaults to `discard`. */
   readonly mode?: ModeName;
