@@ -10,7 +10,7 @@ export type { LossCause, LostEvents, CorruptionReport, ReadVisitor, ReadOptions 
 export type { RingOptions, RingConfig } from './ring/options.js';
 export { HookPoint, hookPointNames } from './ring/interrupt.js';
 export type { InterruptHook } from './ring/interrupt.js';
-export { RingError, RingLayoutError, RingOwnershipError, RingCorruptError } from './ring/errors.js';
+export { RingError, RingLayoutError, RingOwnershipError, RingCorruptError, RingClosedError, RingUnpairedError } from './ring/errors.js';
 export type { TraceClock } from './ring/clock.js';
 
 // The simulated machine.
@@ -31,7 +31,7 @@ export { explore, formatCounterexample } from './explore/explorer.js';
 export type { ExploreOptions, ExploreResult, ExploreStep } from './explore/explorer.js';
 
 // The event log.
-export { EventLog, LogWriter } from './log/event-log.js';
+export { BadEvent, EventLog, LogWriter } from './log/event-log.js';
 export type { EventLogOptions, EventLogHandle, LogEntry, LogStats } from './log/event-log.js';
 export { defineEvent, schemaFromJson, schemaToJson } from './log/event-schema.js';
 export type { EventDescriptor, EventOptions, EventValues, FieldSpec, FieldType } from './log/event-schema.js';

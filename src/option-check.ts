@@ -11,10 +11,21 @@ export function checkNumberOption(name: string, value: number, min: number, max:
   return value;
 }
 
-/** Rejects option names a function does not know (TypeError naming the ones it does): a misspelt option is bad input, never ignored. */
-export function checkOptionNames(options: unknown, known: readonly string[], what: string): void {
-  if (typeof options !== 'object' || options === null) throw new TypeError(`${what} options must be an object`);
-  for (const name of Object.keys(options)) {
-    if (!known.includes(name)) throw new TypeError(`unknown ${what} option ${JSON.stringify(name)} (known: ${known.join(', ')})`);
+/**
+ * The one check of option names: a `TypeError` unless `options` is an object (or undefined)
+ * whose own keys are all in `known`, naming the first unknown one and listing the known
+ * ones. A misspelt option is bad input, never silently ignored. `what` names the object in
+ * the message (`options`, `event "req": options`).
+ */
+export function checkOptionNames(options: unknown, known: readonly string[], what = 'options'): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`${what} must be an object (got ${options === null ? 'null' : Array.isArray(options) ? 'array' : typeof options})`);
+  }
+  for (const key in options) {
+    if (!Object.hasOwn(options, key)) continue;
+    if (!known.includes(key)) {
+      throw new TypeError(`${what}: unknown option ${JSON.stringify(key)} (the options are ${known.join(', ')})`);
+    }
   }
 }

@@ -78,7 +78,7 @@ export class DrainThread {
    * (TypeError / RangeError naming the option) or a sink that cannot be opened.
    */
   static async start(log: EventLog, options: DrainThreadOptions): Promise<DrainThread> {
-    checkOptionNames(options, optionNames, 'drain thread');
+    checkOptionNames(options, optionNames, 'DrainThread options');
     const sink = checkSink(options.sink);
     const flushMs = checkNumberOption('flushMs', options.flushMs ?? 100, 1, 60_000, false);
     const pollMs = checkNumberOption('pollMs', options.pollMs ?? 1, 0.01, 1000, false);
@@ -239,7 +239,7 @@ function checkSink(sink: unknown): DrainSink {
   if (typeof sink !== 'object' || sink === null) throw new TypeError('options.sink must be an object: { kind: "binary" | "jsonl", path } or { kind: "module", module, options }');
   const kind = (sink as { kind?: unknown }).kind;
   if (kind !== 'binary' && kind !== 'jsonl' && kind !== 'module') throw new RangeError(`options.sink.kind must be one of binary, jsonl, module (got ${JSON.stringify(kind)})`);
-  checkOptionNames(sink, sinkKeys[kind], `${kind} sink`);
+  checkOptionNames(sink, sinkKeys[kind], `options.sink (${kind})`);
   const path = kind === 'module' ? (sink as { module?: unknown }).module : (sink as { path?: unknown }).path;
   if (typeof path !== 'string' || path === '') throw new TypeError(`options.sink.${kind === 'module' ? 'module' : 'path'} must be a non-empty string`);
   return sink as DrainSink;

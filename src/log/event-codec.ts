@@ -162,16 +162,29 @@ function writeUtf8(u8: Uint8Array, at: number, s: string, bytes: number): void {
   }
 }
 
-/** The encoder of one schema, specialised to its layout (see `compile`). */
+/**
+ * Payload bytes when no ring bounds the event (`encode` into a buffer of one's own): above
+ * any payload, and a small integer, so the generated code keeps one number representation.
+ */
+export const NO_BUDGET = 0x3fffffff;
+
+/**
+ * The encoder of one schema, specialised to its layout (see `compile`). `budget` is the
+ * most payload bytes the event may take (a log's maxEventBytes): strings are cut, in
+ * declaration order, to fit it as well as their `maxStringBytes`.
+ */
 interface CompiledEncoder {
   /** Constructor of this schema's records: every field at its zero value, in declaration order. */
   readonly Record: new () => object;
   /** Payload length for these values, or an EncodeFailure. Throws nothing. */
-  length(values: object): number;
-  /** Writes the payload (after `length` accepted the values) and returns its length. */
-  write(values: object, view: DataView, u8: Uint8Array, offset: number): number;
-  /** Full validation, fast: the payload length, or -1 if any value is wrong (then `check` says why). */
-  validate(values: unknown): number;
+  length(values: object, budget: number): number;
+  /** Writes the payload (after `length` accepted the values with the same budget) and returns its length. */
+  write(values: object, view: DataView, u8: Uint8Array, offset: number, budget: number): number;
+  /**
+   * Full validation, fast: the payload length, or -1 if any value is wrong or a field is
+   * unknown (then `check` says why).
+   */
+  validate(values: unknown, budget: number): number;
   /**
    * Reads a payload (bounds already checked to be integers inside `u8`): its fields in
    * declaration order, or null if the bytes cannot be a payload of this schema; the
@@ -186,6 +199,10 @@ const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 function encoderOf(descriptor: EventDescriptor): CompiledEncoder {
   let encoder = encoders.get(descriptor);
   if (encoder === undefined) {
+    const d = descriptor as Partial<EventDescriptor> | null;
+    if (typeof d !== 'object' || d === null || typeof d.name !== 'string' || !Array.isArray(d.layout) || typeof d.fields !== 'object') {
+      throw new TypeError(`an event descriptor made by defineEvent() is required (got ${describe(descriptor)})`);
+    }
     encoder = compile(descriptor);
     encoders.set(descriptor, encoder);
   }
@@ -221,11 +238,16 @@ function compile(d: EventDescriptor): CompiledEncoder {
   if (!sound) throw new TypeError(`event ${JSON.stringify(d.name)}: not a descriptor made by defineEvent (its layout does not check out)`);
   const max = d.options.maxStringBytes;
   const onLong = d.options.onLongString === 'error' ? `return ${EncodeFailure.stringTooLong};` : 'n = ~n;';
+  // `left`: what the strings may still take of the budget. Each string is cut at the lesser
+  // of maxStringBytes and what is left, so length, validate and write cut it alike.
+  const stringsBudget = `let left = budget - ${d.stringsOffset + strings.length * STRING_LENGTH_BYTES};`;
+  const fit = (name: string): string => `n = utf8Fit(v.${name}, left < ${max} ? left : ${max});`;
   const length = [
     `if (${d.layout.map((s) => `typeof v.${s.name} !== '${jsType(s.code)}'`).join(' || ')}) return ${EncodeFailure.wrongType};`,
     `let length = ${d.fixedBytes};`,
     'let n = 0;',
-    ...strings.map((s) => `n = utf8Fit(v.${s.name}, ${max}); if (n < 0) { ${onLong} } length += ${STRING_LENGTH_BYTES} + n;`),
+    ...(strings.length > 0 ? [stringsBudget] : []),
+    ...strings.map((s) => `${fit(s.name)} if (n < 0) { ${onLong} } left -= n; length += ${STRING_LENGTH_BYTES} + n;`),
     'return length;',
   ];
   const rangeOf = (code: FieldCode): string => {
@@ -234,6 +256,8 @@ function compile(d: EventDescriptor): CompiledEncoder {
   };
   const validate = [
     "if (typeof v !== 'object' || v === null) return -1;",
+    // Exactly the schema's fields: an unknown one is bad input (check() names it).
+    `let keys = 0; for (const key in v) keys++; if (keys !== ${d.layout.length}) return -1;`,
     ...fixed.map((s) =>
       s.code === FieldCode.u64
         ? `if (typeof v.${s.name} !== 'bigint' || v.${s.name} < 0n || v.${s.name} > ${MAX_U64}n) return -1;`
@@ -241,10 +265,11 @@ function compile(d: EventDescriptor): CompiledEncoder {
     ),
     `let length = ${d.fixedBytes};`,
     'let n = 0;',
+    ...(strings.length > 0 ? [stringsBudget] : []),
     ...strings.map(
       (s) =>
-        `if (typeof v.${s.name} !== 'string') return -1; n = utf8Fit(v.${s.name}, ${max}); ` +
-        `if (n < 0) { ${d.options.onLongString === 'error' ? 'return -1;' : 'n = ~n;'} } length += ${STRING_LENGTH_BYTES} + n;`,
+        `if (typeof v.${s.name} !== 'string') return -1; ${fit(s.name)} ` +
+        `if (n < 0) { ${d.options.onLongString === 'error' ? 'return -1;' : 'n = ~n;'} } left -= n; length += ${STRING_LENGTH_BYTES} + n;`,
     ),
     'return length;',
   ];
@@ -270,9 +295,10 @@ function compile(d: EventDescriptor): CompiledEncoder {
     'let flags = 0;',
     'let n = 0;',
     "let s = '';",
+    ...(strings.length > 0 ? [stringsBudget] : []),
     ...strings.map(
       (s) =>
-        `s = v.${s.name}; n = utf8Fit(s, ${max}); if (n < 0) { n = ~n; flags = ${FLAG_TRUNCATED}; } ` +
+        `s = v.${s.name}; ${fit(s.name)} if (n < 0) { n = ~n; flags = ${FLAG_TRUNCATED}; } left -= n; ` +
         `view.setUint16(at, n, true); writeUtf8(u8, at + ${STRING_LENGTH_BYTES}, s, n); at += ${STRING_LENGTH_BYTES} + n;`,
     ),
     `u8[o + ${d.flagsOffset}] = flags;`,
@@ -331,9 +357,9 @@ function compile(d: EventDescriptor): CompiledEncoder {
     `function EventRecord() {\n    ${(declared as FieldSlot[]).map((s) => `this.${s.name} = ${zero[s.code]};`).join('\n    ')}\n  }`,
     'return {',
     '  Record: EventRecord,',
-    `  length: function length(v) {\n    ${length.join('\n    ')}\n  },`,
-    `  write: function write(v, view, u8, o) {\n    ${write.join('\n    ')}\n  },`,
-    `  validate: function validate(v) {\n    ${validate.join('\n    ')}\n  },`,
+    `  length: function length(v, budget) {\n    ${length.join('\n    ')}\n  },`,
+    `  write: function write(v, view, u8, o, budget) {\n    ${write.join('\n    ')}\n  },`,
+    `  validate: function validate(v, budget) {\n    ${validate.join('\n    ')}\n  },`,
     `  decode: function decode(view, u8, o, length, flagsOut) {\n    ${decode.join('\n    ')}\n  },`,
     '};',
   ].join('\n');
@@ -355,14 +381,23 @@ function fieldError(descriptor: EventDescriptor, slot: FieldSlot, rule: string):
   return `event ${JSON.stringify(descriptor.name)}: field ${JSON.stringify(slot.name)} (${slot.type}) ${rule}`;
 }
 
-/** Checks every value and returns the exact payload length. */
-function check(descriptor: EventDescriptor, values: unknown): number {
+/**
+ * Checks every value and returns the exact payload length within `budget` bytes (see
+ * CompiledEncoder); with `exact`, a key that is not a field is refused too.
+ */
+function check(descriptor: EventDescriptor, values: unknown, budget: number, exact: boolean): number {
   if (typeof values !== 'object' || values === null || Array.isArray(values)) {
     throw new TypeError(`event ${JSON.stringify(descriptor.name)}: values must be an object (got ${describe(values)})`);
   }
   const record = values as Readonly<Record<string, unknown>>;
+  if (exact) for (const key in record) {
+    if (!Object.hasOwn(descriptor.fields, key)) {
+      throw new TypeError(`event ${JSON.stringify(descriptor.name)}: unknown field ${JSON.stringify(key)} (the fields are ${Object.keys(descriptor.fields).join(', ')})`);
+    }
+  }
   const max = descriptor.options.maxStringBytes;
   let length = descriptor.fixedBytes;
+  let left = budget - descriptor.stringsOffset - (descriptor.layout.length - descriptor.fixedCount) * STRING_LENGTH_BYTES;
   const layout = descriptor.layout;
   // An index loop and no destructuring: this runs per emit(), and both would allocate.
   for (let i = 0; i < layout.length; i++) {
@@ -391,16 +426,16 @@ function check(descriptor: EventDescriptor, values: unknown): number {
         }
         break;
       case FieldCode.string: {
-        let bytes = utf8Fit(v as string, max);
+        let bytes = utf8Fit(v as string, left < max ? left : max);
         if (bytes < 0) {
           if (descriptor.options.onLongString === 'error') {
             const total = utf8Fit(v as string, Infinity);
-            throw new RangeError(
-              fieldError(descriptor, slot, `is ${total} UTF-8 bytes, over options.maxStringBytes = ${max} (onLongString is 'error')`),
-            );
+            const bound = left < max ? `the ${left} bytes the event has left for it` : `options.maxStringBytes = ${max}`;
+            throw new RangeError(fieldError(descriptor, slot, `is ${total} UTF-8 bytes, over ${bound} (onLongString is 'error')`));
           }
           bytes = ~bytes;
         }
+        left -= bytes;
         length += STRING_LENGTH_BYTES + bytes;
         break;
       }
@@ -415,17 +450,28 @@ function check(descriptor: EventDescriptor, values: unknown): number {
  * allocating). Validates the values like `encode`.
  */
 export function encodedLength<F extends FieldSpec>(descriptor: EventDescriptor<F>, values: NoInfer<EventValues<F>>): number {
+  const length = encoderOf(descriptor as EventDescriptor).validate(values, NO_BUDGET);
+  return length >= 0 ? length : check(descriptor as EventDescriptor, values, NO_BUDGET, false);
+}
+
+/**
+ * `encodedLength` within `budget` payload bytes (strings cut to fit it, as CompiledEncoder
+ * says), refusing keys that are not fields of the schema: what a log's writer measures an
+ * event with. A TypeError for anything that is not a descriptor made by defineEvent.
+ */
+export function checkedLength(descriptor: EventDescriptor, values: unknown, budget: number): number {
   // The schema's generated validator accepts good values fast; for bad ones the generic
   // check runs to say exactly what is wrong (and throws).
-  const length = encoderOf(descriptor as EventDescriptor).validate(values);
-  return length >= 0 ? length : check(descriptor as EventDescriptor, values);
+  const length = encoderOf(descriptor).validate(values, budget);
+  return length >= 0 ? length : check(descriptor, values, budget, true);
 }
 
 /**
  * Validates every value, then writes the payload at `u8[offset]` and returns its length.
  * TypeError for a missing field or a value of the wrong type, RangeError for a value out
  * of range (or, under `onLongString: 'error'`, a string over `maxStringBytes`) or a payload
- * that runs past `u8`; in every such case nothing is written. Extra keys are ignored.
+ * that runs past `u8`; in every such case nothing is written. Extra keys are ignored here
+ * (a log's `emit` refuses them).
  */
 export function encode<F extends FieldSpec>(
   descriptor: EventDescriptor<F>,
@@ -434,24 +480,26 @@ export function encode<F extends FieldSpec>(
   offset: number,
 ): number {
   const d = descriptor as EventDescriptor;
-  const length = check(d, values);
+  const length = check(d, values, NO_BUDGET, false);
   if (!Number.isInteger(offset) || offset < 0 || offset + length > u8.length) {
     throw new RangeError(
       `event ${JSON.stringify(d.name)}: a payload of ${length} bytes at offset ${offset} does not fit a buffer of ${u8.length} bytes`,
     );
   }
-  return encoderOf(d).write(values, viewOf(u8), u8, offset);
+  return encoderOf(d).write(values, viewOf(u8), u8, offset, NO_BUDGET);
 }
 
 /**
  * The compiled encoder of a schema, for a caller that keeps it across events (the
- * EventLog's writer caches the last one it used): `length(values)` as `recordLength`,
- * `write(values, view, u8, offset)` as `encodeRecord` with a DataView of `u8` it also keeps.
+ * EventLog's writer caches the last one it used): `length(values, budget)` as
+ * `recordLength`, `write(values, view, u8, offset, budget)` as `encodeRecord` with a DataView
+ * of `u8` it also keeps, both within `budget` payload bytes (`NO_BUDGET`: none). A TypeError
+ * for anything that is not a descriptor made by defineEvent.
  */
 export function compiledEncoder(descriptor: EventDescriptor): {
-  length(values: object): number;
-  write(values: object, view: DataView, u8: Uint8Array, offset: number): number;
-  validate(values: unknown): number;
+  length(values: object, budget: number): number;
+  write(values: object, view: DataView, u8: Uint8Array, offset: number, budget: number): number;
+  validate(values: unknown, budget: number): number;
 } {
   return encoderOf(descriptor);
 }
@@ -473,7 +521,7 @@ export function createRecord<F extends FieldSpec>(descriptor: EventDescriptor<F>
  * is over `maxStringBytes` under `onLongString: 'error'`. Throws nothing, allocates nothing.
  */
 export function recordLength<F extends FieldSpec>(descriptor: EventDescriptor<F>, record: NoInfer<EventValues<F>>): number {
-  return encoderOf(descriptor as EventDescriptor).length(record);
+  return encoderOf(descriptor as EventDescriptor).length(record, NO_BUDGET);
 }
 
 /**
@@ -489,7 +537,7 @@ export function encodeRecord<F extends FieldSpec>(
   u8: Uint8Array,
   offset: number,
 ): number {
-  return encoderOf(descriptor as EventDescriptor).write(record, viewOf(u8), u8, offset);
+  return encoderOf(descriptor as EventDescriptor).write(record, viewOf(u8), u8, offset, NO_BUDGET);
 }
 
 /**

@@ -1,15 +1,16 @@
 import { availableParallelism } from 'node:os';
 import { threadId, type Worker } from 'node:worker_threads';
-import { RingLayoutError, RingOwnershipError } from '../ring/errors.js';
+import { RingClosedError, RingLayoutError, RingOwnershipError } from '../ring/errors.js';
 import { G_HRTIME_ORIGIN, type ClockName, type ModeName } from '../ring/layout.js';
 import { epochMsAt } from '../ring/clock.js';
 import type { CorruptionReport, EventView, LossCause, RingReader } from '../ring/reader.js';
 import { RingBuffer, type CpuStats } from '../ring/ring-buffer.js';
 import { maxPayloadLimit } from '../ring/options.js';
 import type { CpuWriter } from '../ring/writer.js';
-import { compiledEncoder, createRecord, decodeFields, encodedLength, type EventRecord } from './event-codec.js';
-import type { EventDescriptor, EventValues, FieldSpec } from './event-schema.js';
+import { checkedLength, compiledEncoder, createRecord, decodeFields, type EventRecord } from './event-codec.js';
+import { defineEvent, FLAG_TRUNCATED, type EventDescriptor, type EventValues, type FieldSpec } from './event-schema.js';
 import { REGISTRY_HEADER_BYTES, SchemaRegistry, TYPE_BASE } from './schema-registry.js';
+import { checkOptionNames } from '../option-check.js';
 
 /**
  * ringtrace as an application's event log: typed events from any worker thread into
@@ -25,20 +26,36 @@ import { REGISTRY_HEADER_BYTES, SchemaRegistry, TYPE_BASE } from './schema-regis
  * | 8   | u32   | registry bytes       | create            | all            | posting the handle           |
  * | 12  | u32   | ring offset          | create            | all            | posting the handle           |
  * | 16  | u32   | on slots exhausted   | create            | all            | posting the handle           |
+ * | 20  | u32   | slots                | create            | attach         | posting the handle           |
+ * | 24  | u32   | on bad event         | create            | all            | posting the handle           |
  * | 64  | i32   | shared slot lock     | shared writers    | shared writers | compareExchange / store      |
  * | 128 | f64   | shared lock timeouts | shared writers    | stats          | plain, racy                  |
- * 256            schema registry (schema-registry.ts), then the ring (its own byte map)
+ * 256            slot counters: one cache line per slot (below)
+ * 256 + 64 x slots   schema registry (schema-registry.ts), then the ring (its own byte map)
+ *
+ * Slot counters, from the slot's line; each written by the slot's writer alone (on the
+ * shared slot, under its lock), so a thread's counting never bounces another's line:
+ *
+ * | off | width | word                           | written by   | read by | how         |
+ * |-----|-------|--------------------------------|--------------|---------|-------------|
+ * | 0   | f64   | events with a string cut       | slot writer  | stats   | plain, racy |
+ * | 8   | f64   | bad events (onBadEvent record) | slot writer  | stats   | plain, racy |
  */
 const MAGIC = 0x4c455452; // "RTEL"
-const VERSION = 1;
+const VERSION = 2;
 const HEADER_BYTES = 256;
 const L_MAGIC = 0;
 const L_VERSION = 4;
 const L_REGISTRY_BYTES = 8;
 const L_RING_OFFSET = 12;
 const L_EXHAUSTED = 16;
+const L_SLOTS = 20;
+const L_ON_BAD_EVENT = 24;
 const L_SHARED_LOCK = 64;
 const L_LOCK_TIMEOUTS = 128;
+const SLOT_COUNTER_BYTES = 64;
+const S_TRUNCATED = 0;
+const S_BAD_EVENTS = 8;
 const SHARED_LOCK_SPINS = 10_000;
 
 export interface EventLogOptions {
@@ -48,7 +65,11 @@ export interface EventLogOptions {
   readonly pagesPerSlot?: number;
   /** Bytes per page, a power of two. Defaults to 8192. */
   readonly pageBytes?: number;
-  /** Largest encoded event, bytes; at most a quarter of a page. Defaults to 1024 (or the page's limit, if lower). */
+  /**
+   * Largest encoded event, bytes; at most a quarter of a page. An event's strings are cut
+   * (flagged `truncated`, counted in `stats().truncatedEvents`) to keep it within this.
+   * Defaults to 1024 (or the page's limit, if lower).
+   */
   readonly maxEventBytes?: number;
   /** `overwrite` (a flight recorder: keep the newest) or `discard` (keep the oldest). Defaults to `discard`. */
   readonly mode?: ModeName;
@@ -66,7 +87,36 @@ export interface EventLogOptions {
   readonly onSlotsExhausted?: 'error' | 'shared';
   /** Bytes for event schemas. Defaults to 65536. */
   readonly registryBytes?: number;
+  /**
+   * What `emit` does with bad input (a value of the wrong type or out of range, a missing or
+   * unknown field, something that is not a `defineEvent` descriptor, a schema the log cannot
+   * take): `record` counts it (`stats().badEvents`), writes a `ringtrace_bad_event` (`BadEvent`:
+   * the event's name and the reason) in its place and returns false, so a logging call never
+   * takes its caller down; `throw` throws the TypeError / RangeError (for tests).
+   * Defaults to `record`.
+   */
+  readonly onBadEvent?: 'record' | 'throw';
 }
+
+const LOG_OPTION_NAMES: readonly (keyof EventLogOptions)[] = [
+  'slots',
+  'pagesPerSlot',
+  'pageBytes',
+  'maxEventBytes',
+  'mode',
+  'clock',
+  'onSlotsExhausted',
+  'registryBytes',
+  'onBadEvent',
+];
+const EVENTS_OPTION_NAMES = ['signal', 'pollMs'] as const;
+
+/**
+ * The event a log writes in place of a bad one (`onBadEvent: 'record'`): the name of the
+ * event that was refused (empty when there was no descriptor) and why, both cut to fit
+ * the log's maxEventBytes.
+ */
+export const BadEvent = defineEvent('ringtrace_bad_event', { event: 'string', reason: 'string' });
 
 /** What to pass to another thread (workerData, postMessage): structured-cloneable. */
 export interface EventLogHandle {
@@ -92,9 +142,16 @@ export interface LogStats {
   readonly slots: readonly CpuStats[];
   readonly events: readonly string[];
   readonly sharedLockTimeouts: number;
+  /** Events written with a string cut to fit (`maxStringBytes` or the log's `maxEventBytes`), all slots. */
+  readonly truncatedEvents: number;
+  /** Bad `emit` calls counted and recorded as `ringtrace_bad_event` (`onBadEvent: 'record'`), all slots. */
+  readonly badEvents: number;
 }
 
 const exhaustedCode = { error: 1, shared: 2 } as const;
+/** A writer's "last schema" before the first and after close: equal to no argument, null included. */
+const NO_DESCRIPTOR = Object.freeze({}) as EventDescriptor;
+const badEventCode = { record: 1, throw: 2 } as const;
 /** Events `events()` reads before it yields them. */
 const EVENTS_BATCH = 1024;
 
@@ -137,6 +194,10 @@ export class EventLog {
   private readonly header: Int32Array;
   private readonly f64: Float64Array;
   private readonly shared: boolean;
+  /** @internal The slot counters (byte map above), 8 words a slot. */
+  readonly slotCounters: Float64Array;
+  /** @internal Whether emit() throws bad input instead of recording it. */
+  readonly throwBadEvents: boolean;
   private reader: RingReader | null = null;
   /** Epoch ms of timestamp 0, calibrated in this thread on the first `epochMs` call. */
   private epochMsAtZero: number | null = null;
@@ -147,17 +208,25 @@ export class EventLog {
     this.header = new Int32Array(sab, 0, HEADER_BYTES / 4);
     this.f64 = new Float64Array(sab, 0, HEADER_BYTES / 8);
     const u32 = new Uint32Array(sab, 0, HEADER_BYTES / 4);
-    this.registry = new SchemaRegistry(sab, HEADER_BYTES, u32[L_REGISTRY_BYTES >> 2]!, ring.config.maxPayloadBytes);
+    const slots = u32[L_SLOTS >> 2]!;
+    this.slotCounters = new Float64Array(sab, HEADER_BYTES, (slots * SLOT_COUNTER_BYTES) / 8);
+    this.registry = new SchemaRegistry(sab, HEADER_BYTES + slots * SLOT_COUNTER_BYTES, u32[L_REGISTRY_BYTES >> 2]!, ring.config.maxPayloadBytes);
     this.shared = u32[L_EXHAUSTED >> 2] === exhaustedCode.shared;
+    this.throwBadEvents = u32[L_ON_BAD_EVENT >> 2] === badEventCode.throw;
   }
 
   /** Creates a log. Options are validated (TypeError / RangeError naming the option). */
   static create(options: EventLogOptions = {}): EventLog {
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    checkOptionNames(options, LOG_OPTION_NAMES);
     const slots = options.slots ?? availableParallelism();
     const onSlotsExhausted = options.onSlotsExhausted ?? 'error';
     if (onSlotsExhausted !== 'error' && onSlotsExhausted !== 'shared') {
       throw new RangeError(`options.onSlotsExhausted must be one of error, shared (got ${JSON.stringify(onSlotsExhausted)})`);
+    }
+    const onBadEvent = options.onBadEvent ?? 'record';
+    if (onBadEvent !== 'record' && onBadEvent !== 'throw') {
+      throw new RangeError(`options.onBadEvent must be one of record, throw (got ${JSON.stringify(onBadEvent)})`);
     }
     const registryBytes = options.registryBytes ?? 65_536;
     if (!Number.isInteger(registryBytes) || registryBytes < 1024 || registryBytes > 1 << 24 || registryBytes % 64 !== 0) {
@@ -183,7 +252,8 @@ export class EventLog {
         .replace('options.maxPayloadBytes', 'options.maxEventBytes');
       throw err instanceof TypeError ? new TypeError(message) : new RangeError(message);
     }
-    const ringOffset = HEADER_BYTES + registryBytes;
+    const registryOffset = HEADER_BYTES + slots * SLOT_COUNTER_BYTES;
+    const ringOffset = registryOffset + registryBytes;
     const sab = new SharedArrayBuffer(ringOffset + ringBytes);
     const u32 = new Uint32Array(sab, 0, HEADER_BYTES / 4);
     u32[L_MAGIC >> 2] = MAGIC;
@@ -191,7 +261,9 @@ export class EventLog {
     u32[L_REGISTRY_BYTES >> 2] = registryBytes;
     u32[L_RING_OFFSET >> 2] = ringOffset;
     u32[L_EXHAUSTED >> 2] = exhaustedCode[onSlotsExhausted];
-    new Int32Array(sab, HEADER_BYTES, REGISTRY_HEADER_BYTES / 4).fill(0);
+    u32[L_SLOTS >> 2] = slots;
+    u32[L_ON_BAD_EVENT >> 2] = badEventCode[onBadEvent];
+    new Int32Array(sab, registryOffset, REGISTRY_HEADER_BYTES / 4).fill(0);
     const ring = RingBuffer.create(ringOptions, { buffer: sab, byteOffset: ringOffset });
     return new EventLog(sab, ring);
   }
@@ -208,8 +280,16 @@ export class EventLog {
     if (u32[L_MAGIC >> 2] !== MAGIC) throw new RingLayoutError(`not a ringtrace event log: magic 0x${u32[L_MAGIC >> 2]!.toString(16)}`);
     if (u32[L_VERSION >> 2] !== VERSION) throw new RingLayoutError(`event log layout version ${u32[L_VERSION >> 2]} is not supported (this build reads ${VERSION})`);
     const ringOffset = u32[L_RING_OFFSET >> 2]!;
-    if (ringOffset !== HEADER_BYTES + u32[L_REGISTRY_BYTES >> 2]!) throw new RingLayoutError('event log header is damaged (ring offset)');
-    return new EventLog(sab, RingBuffer.attach(sab, ringOffset));
+    const slots = u32[L_SLOTS >> 2]!;
+    if (ringOffset !== HEADER_BYTES + slots * SLOT_COUNTER_BYTES + u32[L_REGISTRY_BYTES >> 2]! || ringOffset >= sab.byteLength) {
+      throw new RingLayoutError('event log header is damaged (ring offset)');
+    }
+    const ring = RingBuffer.attach(sab, ringOffset);
+    if (ring.config.cpus !== slots) throw new RingLayoutError(`event log header is damaged (${slots} slots, its ring has ${ring.config.cpus})`);
+    if (!(u32[L_ON_BAD_EVENT >> 2] === badEventCode.record || u32[L_ON_BAD_EVENT >> 2] === badEventCode.throw)) {
+      throw new RingLayoutError(`event log header is damaged (onBadEvent code ${u32[L_ON_BAD_EVENT >> 2]})`);
+    }
+    return new EventLog(sab, ring);
   }
 
   get handle(): EventLogHandle {
@@ -292,6 +372,7 @@ export class EventLog {
    * lost. Ends when `signal` aborts (after a last drain).
    */
   async *events(options: { readonly signal?: AbortSignal; readonly pollMs?: number } = {}): AsyncGenerator<LogEntry, void, void> {
+    checkOptionNames(options, EVENTS_OPTION_NAMES);
     const pollMs = options.pollMs ?? 5;
     const batch: LogEntry[] = [];
     const visitor = this.visitor((e) => batch.push(e));
@@ -331,12 +412,14 @@ export class EventLog {
     }
   }
 
-  /** The current contents, decoded, without consuming them (the flight-recorder dump). */
+  /**
+   * The current contents, decoded, without consuming them (the flight-recorder dump): the
+   * entries `drain()` would give now, in the same order, with `lost` and `corrupt` entries
+   * where they happened.
+   */
   snapshot(): LogEntry[] {
-    const snap = this.ring.snapshot();
     const out: LogEntry[] = [];
-    for (const e of snap.events) out.push(this.entryOf(e.type, e.cpu, e.index, e.timestamp, e.payload, 0, e.payload.length));
-    for (const l of snap.lost) out.push({ kind: 'lost', slot: l.cpu, count: l.count, cause: l.cause, beforeIndex: l.beforeIndex });
+    this.ring.readSnapshot(this.visitor((e) => out.push(e)));
     return out;
   }
 
@@ -359,7 +442,19 @@ export class EventLog {
   }
 
   stats(): LogStats {
-    return { slots: this.ring.stats(), events: this.registry.all().map((d) => d.name), sharedLockTimeouts: this.f64[L_LOCK_TIMEOUTS >> 3]! };
+    let truncatedEvents = 0;
+    let badEvents = 0;
+    for (let slot = 0; slot < this.slots; slot++) {
+      truncatedEvents += this.slotCounters[(slot * SLOT_COUNTER_BYTES + S_TRUNCATED) >> 3]!;
+      badEvents += this.slotCounters[(slot * SLOT_COUNTER_BYTES + S_BAD_EVENTS) >> 3]!;
+    }
+    return {
+      slots: this.ring.stats(),
+      events: this.registry.all().map((d) => d.name),
+      sharedLockTimeouts: this.f64[L_LOCK_TIMEOUTS >> 3]!,
+      truncatedEvents,
+      badEvents,
+    };
   }
 
   /** Gives back this thread's writer and reader, and stops the coarse clock if this thread made the log. */
@@ -391,9 +486,10 @@ export class EventLog {
 }
 
 /**
- * A thread's writer into its slot. `emit` checks every value (TypeError / RangeError) and
- * writes nothing on bad input; `emitRecord` is the allocation-free path for hot loops.
- * Both return whether the event was stored (false: dropped and counted).
+ * A thread's writer into its slot. `emit` checks every value and writes nothing of bad
+ * input: it records a `ringtrace_bad_event` instead, or throws (TypeError / RangeError)
+ * under `onBadEvent: 'throw'`. `emitRecord` is the allocation-free path for hot loops. Both
+ * return whether the event was stored (false: dropped and counted, or refused).
  */
 export class LogWriter {
   readonly slot: number;
@@ -406,31 +502,51 @@ export class LogWriter {
   /** A DataView of the ring, for the encoders. */
   private readonly view: DataView;
   // The last schema written, its encoder and type: one pointer compare per event instead of lookups.
-  private lastDescriptor: EventDescriptor | null = null;
+  private lastDescriptor: EventDescriptor = NO_DESCRIPTOR;
   private lastEncoder: ReturnType<typeof compiledEncoder> | null = null;
   private lastType = 0;
+  /** Where the current schema's flags byte sits in a payload (its truncated bit). */
+  private lastFlagsOffset = 0;
+  /** The most payload bytes an event may take (the log's maxEventBytes): strings are cut to fit. */
+  private readonly budget: number;
+  private readonly counters: Float64Array;
+  private readonly iTruncated: number;
+  private readonly iBadEvents: number;
 
   constructor(log: EventLog, cpu: CpuWriter, slot: number, lock: Int32Array | null) {
     this.log = log;
     this.cpu = cpu;
     this.slot = slot;
     this.lock = lock;
+    this.budget = log.ring.config.maxPayloadBytes;
+    this.counters = log.slotCounters;
+    this.iTruncated = (slot * SLOT_COUNTER_BYTES + S_TRUNCATED) >> 3;
+    this.iBadEvents = (slot * SLOT_COUNTER_BYTES + S_BAD_EVENTS) >> 3;
     this.view = new DataView(cpu.u8.buffer, cpu.u8.byteOffset, cpu.u8.byteLength);
     // A thread that ends without closing still gives its slot back.
     this.onExit = () => this.close();
     process.once('exit', this.onExit);
   }
 
-  /** Writes one event; values are checked at run time too. */
+  /**
+   * Writes one event; values are checked at run time too (exactly the schema's fields, each
+   * of its type and range). Bad input writes nothing of the event: see `onBadEvent`.
+   */
   emit<F extends FieldSpec>(descriptor: EventDescriptor<F>, values: EventValues<F>): boolean {
-    if (this.closed) throw new Error('emit() on a closed writer');
-    // Checks every value first (the schema's generated validator; for bad input the generic
-    // check, which throws saying why): bad input registers nothing and writes nothing.
-    const same = descriptor === this.lastDescriptor;
-    const encoder = same ? this.lastEncoder! : compiledEncoder(descriptor as EventDescriptor);
-    let length = encoder.validate(values);
-    if (length < 0) length = encodedLength(descriptor, values);
-    if (!same) this.select(descriptor as EventDescriptor);
+    if (this.closed) throw this.closedError();
+    // The common case: the schema of the last event, values the generated validator accepts.
+    if (descriptor === this.lastDescriptor) {
+      const length = this.lastEncoder!.validate(values, this.budget);
+      if (length >= 0) return this.put(values, length);
+    }
+    let length: number;
+    try {
+      // The generic check throws saying why; bad input registers nothing and writes nothing.
+      length = checkedLength(descriptor as EventDescriptor, values, this.budget);
+      if (descriptor !== this.lastDescriptor) this.select(descriptor as EventDescriptor);
+    } catch (err) {
+      return this.refuse(descriptor, err);
+    }
     return this.put(values, length);
   }
 
@@ -442,21 +558,32 @@ export class LogWriter {
 
   /**
    * The allocation-free path: no checks beyond each value's JS type (a wrong one, or a
-   * string over the bound with onLongString 'error', returns false and writes nothing).
+   * string over the bound with onLongString 'error', returns false and writes nothing of
+   * the event; under `onBadEvent: 'record'` it is counted and recorded as emit() does).
    * Allocation-free in the log's code; with the `hrtime` clock, Node's `performance.now()`
    * still boxes its result (use `counter` or `coarse` for none at all).
    */
   emitRecord<F extends FieldSpec>(descriptor: EventDescriptor<F>, record: EventRecord<F>): boolean {
-    if (descriptor !== this.lastDescriptor) this.select(descriptor as EventDescriptor);
-    const length = this.lastEncoder!.length(record);
-    if (length < 0) return false;
+    if (descriptor !== this.lastDescriptor) {
+      try {
+        this.select(descriptor as EventDescriptor);
+      } catch (err) {
+        return this.refuse(descriptor, err);
+      }
+    }
+    const length = this.lastEncoder!.length(record, this.budget);
+    if (length < 0) return this.refuseRecord(descriptor as EventDescriptor, record);
     return this.put(record, length);
   }
 
   /** Makes `descriptor` the current schema: its encoder and its type (registered if new). */
   private select(descriptor: EventDescriptor): void {
+    // close() clears lastDescriptor, so a closed writer's next emitRecord() comes here.
+    if (this.closed) throw this.closedError();
+    const encoder = compiledEncoder(descriptor); // first: a TypeError for a non-descriptor
     this.lastType = this.log.registry.typeOf(descriptor);
-    this.lastEncoder = compiledEncoder(descriptor);
+    this.lastEncoder = encoder;
+    this.lastFlagsOffset = descriptor.flagsOffset;
     this.lastDescriptor = descriptor;
   }
 
@@ -468,7 +595,9 @@ export class LogWriter {
       const cpu = this.cpu;
       const at = cpu.reserve(this.lastType, length);
       if (at < 0) return false;
-      this.lastEncoder!.write(values, this.view, cpu.u8, at);
+      this.lastEncoder!.write(values, this.view, cpu.u8, at, this.budget);
+      // The encoder sets the flag when it cut a string: one byte load to count it.
+      if ((cpu.u8[at + this.lastFlagsOffset]! & FLAG_TRUNCATED) !== 0) this.counters[this.iTruncated]! += 1;
       cpu.commit();
       return true;
     } finally {
@@ -476,10 +605,55 @@ export class LogWriter {
     }
   }
 
+  /**
+   * Bad input to emit: thrown under `onBadEvent: 'throw'`; otherwise counted and recorded as
+   * a `ringtrace_bad_event` with the reason. Errors that are not about the input (a closed
+   * writer, a registry left locked by a dead thread) are thrown either way.
+   */
+  private refuse(descriptor: unknown, err: unknown): false {
+    if (this.log.throwBadEvents || !(err instanceof TypeError || err instanceof RangeError)) throw err;
+    const d = descriptor as { name?: unknown } | null;
+    const values = { event: typeof d === 'object' && d !== null && typeof d.name === 'string' ? d.name : '', reason: err.message };
+    this.countBadEvent();
+    try {
+      if (this.lastDescriptor !== BadEvent) this.select(BadEvent);
+    } catch {
+      return false; // the log cannot take the bad-event schema (its name taken, a full registry): counted only
+    }
+    this.put(values, this.lastEncoder!.length(values, this.budget));
+    return false;
+  }
+
+  /**
+   * emitRecord's values were refused by the fast check: false under `onBadEvent: 'throw'`
+   * (emitRecord never throws for its values); otherwise find out why and record it.
+   */
+  private refuseRecord(descriptor: EventDescriptor, record: object): false {
+    if (this.log.throwBadEvents) return false;
+    try {
+      checkedLength(descriptor, record, this.budget);
+    } catch (err) {
+      return this.refuse(descriptor, err);
+    }
+    return this.refuse(descriptor, new TypeError(`event ${JSON.stringify(descriptor.name)}: the record does not encode`));
+  }
+
+  private countBadEvent(): void {
+    const lock = this.lock;
+    if (lock !== null && !this.acquire(lock)) return;
+    this.counters[this.iBadEvents]! += 1;
+    if (lock !== null) this.release(lock);
+  }
+
+  private closedError(): RingClosedError {
+    return new RingClosedError(`this thread's writer of slot ${this.slot} is closed (log.writer() claims a slot again)`);
+  }
+
   /** Gives the slot back (idempotent). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.lastDescriptor = NO_DESCRIPTOR; // the next emitRecord() goes through select(), which throws
     process.off('exit', this.onExit);
     if (this.lock === null) this.cpu.close();
   }

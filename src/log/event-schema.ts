@@ -31,12 +31,14 @@
  * 20  status  u16
  * 22  ok      bool
  * 23  flags   u8
- * 24  path    u16 length + up to 64 bytes       fixedBytes 24, maxBytes 24 + 2 + 64 = 90
+ * 24  path    u16 length + up to 1024 bytes     fixedBytes 24, maxBytes 24 + 2 + 1024 = 1050
  * ```
  *
  * Only this module knows the layout; the codec uses the descriptor's `layout`,
  * `flagsOffset` and `stringsOffset` and the constants below.
  */
+
+import { checkOptionNames } from '../option-check.js';
 
 /** The field types, each with its width in the fixed part (strings: 0, they live after it). */
 export const FieldWidth = {
@@ -84,7 +86,12 @@ export type EventValues<F extends FieldSpec> = { readonly [K in keyof F]: FieldV
 export type LongStringPolicy = 'truncate' | 'error';
 
 export interface EventOptions {
-  /** Largest UTF-8 byte length of each string field, 1 to 1024. Defaults to 64. */
+  /**
+   * Largest UTF-8 byte length of each string field, 1 to 1024. Defaults to 1024: URLs, user
+   * agents and error messages arrive whole. In a log, an event is also bounded as a whole by
+   * the log's `maxEventBytes` (1024 by default): strings are cut, in declaration order, to
+   * fit whichever bound comes first.
+   */
   readonly maxStringBytes?: number;
   /**
    * `truncate`: cut the string at a character boundary to fit and set the record's
@@ -125,6 +132,11 @@ export interface EventDescriptor<F extends FieldSpec = FieldSpec> {
   readonly stringsOffset: number;
   /** Bytes before the strings: fixed fields and the flags byte. The smallest payload of a schema without strings. */
   readonly fixedBytes: number;
+  /**
+   * Smallest payload: `fixedBytes` plus each string's length word. A log takes a schema whose
+   * smallest payload fits its `maxEventBytes`, and cuts strings to fit that bound.
+   */
+  readonly minBytes: number;
   /** Largest payload: `fixedBytes` plus each string's length word and `maxStringBytes`. */
   readonly maxBytes: number;
   /** Whether every event of this schema fits a ring whose `maxPayloadBytes` is this. */
@@ -135,14 +147,14 @@ export interface EventDescriptor<F extends FieldSpec = FieldSpec> {
 export const FLAG_TRUNCATED = 1;
 /** Bytes of a string's length prefix (u16). */
 export const STRING_LENGTH_BYTES = 2;
-export const DEFAULT_MAX_STRING_BYTES = 64;
+export const DEFAULT_MAX_STRING_BYTES = 1024;
 export const MAX_STRING_BYTES = 1024;
 export const MAX_EVENT_NAME_LENGTH = 64;
 export const MAX_FIELDS = 32;
 /** `decode()` adds this key to every decoded event, so no field may take it. */
 const RESERVED_FIELD_NAMES: ReadonlySet<string> = new Set(['truncated', '__proto__']);
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-const OPTION_NAMES: ReadonlySet<string> = new Set(['maxStringBytes', 'onLongString']);
+const OPTION_NAMES: readonly (keyof EventOptions)[] = ['maxStringBytes', 'onLongString'];
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -156,16 +168,7 @@ function show(value: unknown): string {
 
 function resolveOptions(name: string, options: unknown): ResolvedEventOptions {
   if (options === undefined) return { maxStringBytes: DEFAULT_MAX_STRING_BYTES, onLongString: 'truncate' };
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`event ${JSON.stringify(name)}: options must be an object (got ${describe(options)})`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!OPTION_NAMES.has(key)) {
-      throw new TypeError(
-        `event ${JSON.stringify(name)}: unknown option ${JSON.stringify(key)} (options are ${[...OPTION_NAMES].join(', ')})`,
-      );
-    }
-  }
+  checkOptionNames(options, OPTION_NAMES, `event ${JSON.stringify(name)}: options`);
   const o = options as { maxStringBytes?: unknown; onLongString?: unknown };
   const maxStringBytes = o.maxStringBytes ?? DEFAULT_MAX_STRING_BYTES;
   if (typeof maxStringBytes !== 'number') {
@@ -261,6 +264,7 @@ export function defineEvent<const F extends FieldSpec>(name: string, fields: F, 
     flagsOffset,
     stringsOffset,
     fixedBytes: stringsOffset,
+    minBytes: stringsOffset + strings * STRING_LENGTH_BYTES,
     maxBytes,
     fits(maxPayloadBytes: number): boolean {
       return maxBytes <= maxPayloadBytes;

@@ -98,9 +98,10 @@ export class SchemaRegistry {
   }
 
   private register(descriptor: EventDescriptor): number {
-    if (!descriptor.fits(this.maxPayloadBytes)) {
+    // Strings are cut to fit the log's bound (event-codec.ts), so only the rest must fit.
+    if (descriptor.minBytes > this.maxPayloadBytes) {
       throw new RangeError(
-        `event ${JSON.stringify(descriptor.name)} can take ${descriptor.maxBytes} bytes, more than the log's maxPayloadBytes = ${this.maxPayloadBytes}`,
+        `event ${JSON.stringify(descriptor.name)} takes at least ${descriptor.minBytes} bytes (its fixed fields and string lengths), more than the log's maxEventBytes = ${this.maxPayloadBytes}`,
       );
     }
     const json = new TextEncoder().encode(JSON.stringify(schemaToJson(descriptor)));

@@ -31,3 +31,21 @@ export class RingCorruptError extends RingError {
     super('ERR_RING_CORRUPT', message);
   }
 }
+
+/** A writer or reader used after its `close()`: claim the role again for a new one. */
+export class RingClosedError extends RingError {
+  constructor(message: string) {
+    super('ERR_RING_CLOSED', message);
+  }
+}
+
+/**
+ * A reservation was left open: `reserve()` returned an offset and neither `commit()` nor
+ * `discard()` followed (its fill code threw, say). Every later write would nest inside it
+ * and stay invisible, so the writer refuses them instead.
+ */
+export class RingUnpairedError extends RingError {
+  constructor(message: string) {
+    super('ERR_RING_UNPAIRED', message);
+  }
+}

@@ -81,7 +81,7 @@ export const G_COARSE_PERIOD_US = 208;
  * | 32  | i32   | committing (depth)  | writer       | writer              | plain                               |
  * | 36  | i32   | commit phys         | writer       | writer              | plain                               |
  * | 40  | i32   | committed offset    | writer       | writer              | plain                               |
- * | 44  | i32   | max nesting         | writer       | stats               | plain (racy getter)                 |
+ * | 44  | i32   | max nesting (>= 2)  | writer       | stats               | plain (racy getter)                 |
  * | 48  | f64   | entries (reserved)  | writer       | writer, stats       | plain (racy getter)                 |
  * | 56  | f64   | (unused)            |              |                     |                                     |
  * | 64  | i32   | published tail seq  | writer       | reader              | Atomics.store / Atomics.load        |

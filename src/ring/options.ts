@@ -13,6 +13,7 @@ import {
   geometry,
 } from './layout.js';
 import { MAX_LENGTH_FIELD, recordBytes } from './event-codec.js';
+import { checkOptionNames } from '../option-check.js';
 
 export interface RingOptions {
   /** Number of CPU buffers (one writer thread each). Defaults to `os.availableParallelism()`. */
@@ -43,6 +44,9 @@ export interface RingConfig {
   readonly clock: ClockName;
   readonly coarsePeriodUs: number;
 }
+
+/** Every name `RingOptions` knows: anything else is refused. */
+export const RING_OPTION_NAMES: readonly (keyof RingOptions)[] = ['cpus', 'pagesPerCpu', 'pageBytes', 'maxPayloadBytes', 'mode', 'clock', 'coarsePeriodUs'];
 
 export const DEFAULT_COARSE_PERIOD_US = 200;
 export const DEFAULT_PAGES_PER_CPU = 64;
@@ -80,6 +84,7 @@ export function resolveRingOptions(options: RingOptions = {}): RingConfig {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`options must be an object (got ${options === null ? 'null' : typeof options})`);
   }
+  checkOptionNames(options, RING_OPTION_NAMES);
   const cpus = integerOption('cpus', options.cpus ?? availableParallelism(), 1, MAX_CPUS);
   const pagesPerCpu = integerOption(
     'pagesPerCpu',

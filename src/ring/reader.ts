@@ -36,6 +36,8 @@ import {
 } from './layout.js';
 import { RecordKind, frameBytes, frameDamageReason, headerKind, headerLength, headerType, recordTimestamp } from './event-codec.js';
 import type { RingView } from './ring-view.js';
+import { RingClosedError } from './errors.js';
+import { checkOptionNames } from '../option-check.js';
 
 export type LossCause = 'overrun' | 'dropped' | 'corrupt';
 
@@ -145,6 +147,13 @@ export interface CopyOptions {
   readonly wholePages?: boolean;
 }
 
+const READ_OPTION_NAMES: readonly (keyof ReadOptions)[] = ['maxEvents', 'wholePages'];
+
+/** Whether a loss counter or an index can be what it stands for: a whole number of events. */
+function isCount(x: number): boolean {
+  return Number.isSafeInteger(x) && x >= 0;
+}
+
 /**
  * The consuming reader. One per buffer at a time (it claims the role); it may run on any
  * thread, concurrently with the writers. It reads only pages it has swapped out of a
@@ -178,6 +187,10 @@ export class RingReader {
   private readonly disabled: Uint8Array;
   /** Scratch for finding the reader's page after damage: how many slots name each physical page. */
   private readonly physSeen: Uint8Array;
+  /** CPUs whose drop counts are damaged beyond repair: reported once, then their drops are no longer announced. */
+  private readonly dropsDamaged: Uint8Array;
+  /** The last options object read() checked, so a caller reusing one pays for the check once. */
+  private checkedOptions: ReadOptions | undefined = undefined;
   private readonly onClose: () => void;
   private closed = false;
   /** frame()'s count of the events it walked. */
@@ -202,6 +215,7 @@ export class RingReader {
     this.tsBound = new Float64Array(this.cpus);
     this.disabled = new Uint8Array(this.cpus);
     this.physSeen = new Uint8Array(this.pages + 1);
+    this.dropsDamaged = new Uint8Array(this.cpus);
     this.onClose = onClose;
   }
 
@@ -210,7 +224,8 @@ export class RingReader {
    * Returns the number of events delivered (0: nothing committed right now).
    */
   read(visitor: ReadVisitor, options?: ReadOptions): number {
-    if (this.closed) throw new Error('read() on a closed reader');
+    if (this.closed) throw new RingClosedError('read() on a closed reader (ring.reader() claims the reader role again)');
+    if (options !== this.checkedOptions && options !== undefined) this.checkOptions(options);
     const whole = options?.wholePages === true;
     const max = options?.maxEvents ?? Infinity;
     const cpus = this.cpus;
@@ -247,13 +262,17 @@ export class RingReader {
   }
 
   /**
-   * Reports as `lost` the drops (discard mode) that no page announced yet: those after the
-   * last page read. drain() ends with it; a reader that reads in bounded batches calls it
-   * when it has caught up.
+   * Reports as `lost` what no page announced yet: the events skipped on a damaged page that
+   * is the writer's newest (cause `corrupt`; a later page would announce them), then the
+   * drops (discard mode) after the last page read. drain() ends with it; a reader that reads
+   * in bounded batches calls it when it has caught up.
    */
   reportDrops(visitor: LossVisitor): void {
     for (let cpu = 0; cpu < this.cpus; cpu++) {
+      this.reportSkipped(cpu, visitor);
       const c = this.ctl[cpu]!;
+      if (this.f64[(c + C_DROPPED) >> 3]! === this.f64[(c + C_DROPPED_REPORTED) >> 3]!) continue;
+      if (!this.dropCountsSound(cpu, -1, visitor)) continue;
       const dropped = this.f64[(c + C_DROPPED) >> 3]!;
       const reported = this.f64[(c + C_DROPPED_REPORTED) >> 3]!;
       if (dropped > reported) {
@@ -261,6 +280,80 @@ export class RingReader {
         visitor.lost?.({ cpu, count: dropped - reported, cause: 'dropped', beforeIndex: this.f64[(c + C_NEXT_INDEX) >> 3]! });
       }
     }
+  }
+
+  /**
+   * The events of a CPU the reader is skipping (a damaged page, or a CPU given up) up to the
+   * writer's count, announced as lost to corruption, when no later page will announce them:
+   * the skipped page is the newest the writer published (or the CPU is no longer read).
+   * The reader's index then moves past them, so a page opened later announces only the rest.
+   */
+  private reportSkipped(cpu: number, visitor: LossVisitor): void {
+    const i32 = this.i32;
+    const f64 = this.f64;
+    const c = this.ctl[cpu]!;
+    const givenUp = this.disabled[cpu] !== 0;
+    if (!givenUp && i32[(c + C_READ_OFFSET) >> 2] !== READ_ABANDONED) return;
+    // Read before the published tail: the writer counts an event of a later page only after
+    // it published that page, so if the tail below is still ours, this counts none of them.
+    const entries = f64[(c + C_ENTRIES) >> 3]!;
+    const next = f64[(c + C_NEXT_INDEX) >> 3]!;
+    if (!(isCount(entries) && isCount(next) && entries > next)) return;
+    // Pairs with the writer's Atomics.store of the published tail in switchPage (S2).
+    if (!givenUp && Atomics.load(i32, (c + C_PUBLISHED_TAIL) >> 2) !== ((f64[(c + C_READ_SEQ) >> 3]! - 1) | 0)) return;
+    f64[(c + C_LOST_CORRUPT) >> 3]! += entries - next;
+    f64[(c + C_NEXT_INDEX) >> 3] = entries;
+    visitor.lost?.({ cpu, count: entries - next, cause: 'corrupt', beforeIndex: entries });
+  }
+
+  /**
+   * Checks the words drops are announced from: the writer's dropped count, the reader's count
+   * of drops announced, the reader's next index (the place they are announced at). A damaged
+   * reader word is repaired from the writer's (reported; the drops in between cannot be
+   * counted, so none is announced for them); a damaged writer word is reported once, and then
+   * that CPU's drops are no longer announced. So a damaged word never becomes a loss that
+   * cannot be: a fraction, a negative or an astronomic count, or a place before 0.
+   */
+  private dropCountsSound(cpu: number, pageSeq: number, visitor: LossVisitor): boolean {
+    const f64 = this.f64;
+    const c = this.ctl[cpu]!;
+    if (this.dropsDamaged[cpu] !== 0) return false;
+    const dropped = f64[(c + C_DROPPED) >> 3]!;
+    const entries = f64[(c + C_ENTRIES) >> 3]!;
+    if (!isCount(dropped)) {
+      this.dropsDamaged[cpu] = 1;
+      this.report(visitor, cpu, pageSeq, -1, `the writer's dropped count ${dropped} is impossible: this CPU's drops are no longer announced`);
+      return false;
+    }
+    const reported = f64[(c + C_DROPPED_REPORTED) >> 3]!;
+    if (!(isCount(reported) && reported <= dropped)) {
+      f64[(c + C_DROPPED_REPORTED) >> 3] = dropped;
+      this.report(visitor, cpu, pageSeq, -1, `the reader's count of announced drops ${reported} is impossible; resuming at the writer's ${dropped} (drops in between are not announced)`);
+    }
+    const next = f64[(c + C_NEXT_INDEX) >> 3]!;
+    if (!isCount(next)) {
+      if (!isCount(entries)) {
+        this.dropsDamaged[cpu] = 1;
+        this.report(visitor, cpu, pageSeq, -1, `the reader's next index ${next} and the writer's entries ${entries} are both impossible: this CPU's drops are no longer announced`);
+        return false;
+      }
+      f64[(c + C_NEXT_INDEX) >> 3] = entries;
+      this.report(visitor, cpu, pageSeq, -1, `the reader's next index ${next} is impossible; resuming at the writer's entries ${entries}`);
+    }
+    return true;
+  }
+
+  private checkOptions(options: ReadOptions): void {
+    checkOptionNames(options, READ_OPTION_NAMES);
+    const max = options.maxEvents;
+    if (max !== undefined && !(typeof max === 'number' && (Number.isInteger(max) || max === Infinity) && max >= 0)) {
+      if (typeof max !== 'number') throw new TypeError(`options.maxEvents must be a number (got ${typeof max})`);
+      throw new RangeError(`options.maxEvents must be an integer >= 0, or Infinity (got ${max})`);
+    }
+    if (options.wholePages !== undefined && typeof options.wholePages !== 'boolean') {
+      throw new TypeError(`options.wholePages must be a boolean (got ${typeof options.wholePages})`);
+    }
+    this.checkedOptions = options;
   }
 
   /** Gives the reader role back. */
@@ -562,7 +655,7 @@ export class RingReader {
       next = first;
       f64[(c + C_NEXT_INDEX) >> 3] = first;
     }
-    if (!(Number.isInteger(first) && first >= next && first <= f64[(c + C_ENTRIES) >> 3]!)) {
+    if (!(Number.isSafeInteger(first) && first >= next && first <= f64[(c + C_ENTRIES) >> 3]!)) {
       this.abandon(cpu, P_FIRST_ENTRY, `first entry ${first} is outside ${next}..${f64[(c + C_ENTRIES) >> 3]}`, visitor);
       return;
     }
@@ -573,7 +666,7 @@ export class RingReader {
       let damaged = 0;
       if (i32[(c + C_ABANDONED) >> 2] === 1 || !this.overwrite) {
         const end = f64[(c + C_ABANDON_END) >> 3]!;
-        damaged = this.overwrite && end >= next ? Math.min(first, end) - next : first - next;
+        damaged = this.overwrite && Number.isSafeInteger(end) && end >= next ? Math.min(first, end) - next : first - next;
       }
       if (damaged > 0) {
         f64[(c + C_LOST_CORRUPT) >> 3]! += damaged;
@@ -585,11 +678,12 @@ export class RingReader {
       f64[(c + C_NEXT_INDEX) >> 3] = first;
     }
     i32[(c + C_ABANDONED) >> 2] = 0;
+    if (!this.dropCountsSound(cpu, seq, visitor)) return;
     const droppedBefore = f64[(page + P_DROPPED_BEFORE) >> 3]!;
     const reported = f64[(c + C_DROPPED_REPORTED) >> 3]!;
     // (The header check word covers this count. One below what was reported is sound: a
     // drain() while the writer ran announced drops past this page's start already.)
-    if (!(droppedBefore >= 0 && droppedBefore <= f64[(c + C_DROPPED) >> 3]!)) {
+    if (!(isCount(droppedBefore) && droppedBefore <= f64[(c + C_DROPPED) >> 3]!)) {
       this.report(visitor, cpu, seq, P_DROPPED_BEFORE, `dropped-before count ${droppedBefore} is impossible`);
     } else if (droppedBefore > reported) {
       f64[(c + C_DROPPED_REPORTED) >> 3] = droppedBefore;

@@ -54,8 +54,9 @@ import { resolveRingOptions, type RingConfig, type RingOptions } from './options
 import { RingView } from './ring-view.js';
 import { createClock, hrtimeOriginNs, publishCoarseTime } from './clock.js';
 import { CpuWriter } from './writer.js';
-import { RingReader, type CorruptionReport, type LostEvents } from './reader.js';
+import { RingReader, type CorruptionReport, type LostEvents, type ReadVisitor } from './reader.js';
 import type { InterruptHook } from './interrupt.js';
+import { checkOptionNames } from '../option-check.js';
 
 /** Per-CPU counters. Read while writers run, they may be stale (each is exact when quiescent). */
 export interface CpuStats {
@@ -115,6 +116,7 @@ export interface WriterOptions {
   /** Interrupt hook called at each step of the write path (tests, the simulated machine). */
   readonly hook?: InterruptHook;
 }
+const WRITER_OPTION_NAMES: readonly (keyof WriterOptions)[] = ['hook'];
 
 /**
  * A per-CPU lock-free ring buffer in one SharedArrayBuffer. Create it in one thread,
@@ -199,6 +201,10 @@ export class RingBuffer {
   writer(cpu: number, options: WriterOptions = {}): CpuWriter {
     const view = this.view;
     view.checkCpu(cpu);
+    checkOptionNames(options, WRITER_OPTION_NAMES);
+    if (options.hook !== undefined && typeof options.hook !== 'function') {
+      throw new TypeError(`options.hook must be a function (got ${options.hook === null ? 'null' : typeof options.hook})`);
+    }
     const owner = (view.controlBase(cpu) + C_WRITER_OWNER) >> 2;
     const token = threadId + 1;
     const previous = Atomics.compareExchange(view.i32, owner, 0, token);
@@ -299,7 +305,8 @@ export class RingBuffer {
       discarded,
       lostToCorruption,
       unread: entries - read - discarded - overrun - lostToCorruption,
-      maxNesting: v.controlI32(cpu, C_MAX_NESTING),
+      // The writer records only nested depths (above 1), keeping its common path free of the word.
+      maxNesting: Math.max(v.controlI32(cpu, C_MAX_NESTING), entries + dropped > 0 ? 1 : 0),
       commitOverrun: f(C_COMMIT_OVERRUN),
       corrupt: f(C_CORRUPT) + f(C_WRITER_CORRUPT),
       lastTimestamp: f(C_LAST_TS),
@@ -308,12 +315,30 @@ export class RingBuffer {
 
   /**
    * A non-consuming copy of what the buffer holds now (the flight-recorder dump),
-   * merged by timestamp. It copies the memory (pages first, then the control words, so a
-   * page overwritten during the copy shows up as overwritten) and runs the one reader
-   * algorithm over the copy. Exact when the writers are quiescent; while they run, a page
-   * that changes during the copy is reported as lost or damaged, never mixed in.
+   * merged by timestamp: `readSnapshot` gathered into arrays.
    */
   snapshot(): Snapshot {
+    const events: SnapshotEvent[] = [];
+    const lost: LostEvents[] = [];
+    const corrupt: CorruptionReport[] = [];
+    this.readSnapshot({
+      event: (e) => events.push({ cpu: e.cpu, index: e.index, type: e.type, timestamp: e.timestamp, payload: e.bytes() }),
+      lost: (l) => lost.push(l),
+      corrupt: (r) => corrupt.push(r),
+    });
+    return { events, lost, corrupt };
+  }
+
+  /**
+   * Reads what the buffer holds now into `visitor` without consuming it: events merged by
+   * timestamp, losses and damage in the stream where they happened, exactly as `drain()`
+   * would deliver them. It copies the memory (pages first, then the control words, so a
+   * page overwritten during the copy shows up as overwritten) and drains the copy with the
+   * one reader algorithm. Exact when the writers are quiescent; while they run, a page that
+   * changes during the copy is reported as lost or damaged, never mixed in. Returns the
+   * events delivered.
+   */
+  readSnapshot(visitor: ReadVisitor): number {
     const v = this.view;
     const copy = new SharedArrayBuffer(v.geometry.totalBytes);
     const dst = new Uint8Array(copy);
@@ -328,16 +353,7 @@ export class RingBuffer {
     }
     dst.set(v.u8.subarray(0, 256), 0);
     new Int32Array(copy)[G_READER_OWNER >> 2] = 0;
-    const events: SnapshotEvent[] = [];
-    const lost: LostEvents[] = [];
-    const corrupt: CorruptionReport[] = [];
-    const reader = new RingBuffer(new RingView(copy, v.config)).reader();
-    reader.drain({
-      event: (e) => events.push({ cpu: e.cpu, index: e.index, type: e.type, timestamp: e.timestamp, payload: e.bytes() }),
-      lost: (l) => lost.push(l),
-      corrupt: (r) => corrupt.push(r),
-    });
-    return { events, lost, corrupt };
+    return new RingBuffer(new RingView(copy, v.config)).reader().drain(visitor);
   }
 }
 

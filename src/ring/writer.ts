@@ -45,6 +45,7 @@ import {
 import type { TraceClock } from './clock.js';
 import { HookPoint, type InterruptHook } from './interrupt.js';
 import type { RingView } from './ring-view.js';
+import { RingClosedError, RingUnpairedError } from './errors.js';
 
 /** Why a reservation failed. `reserve` returns one of these (negative) instead of an offset. */
 export const ReserveFailure = {
@@ -72,6 +73,12 @@ export const MAX_NESTING = 64;
  *
  * Pairing rule: every reservation that returns an offset (>= 0) is followed by exactly
  * one `commit()` or `discard()`, innermost first. A failed reservation needs neither.
+ * `writeWith()` keeps the rule for code that may throw. A write that starts while another
+ * is open nests in it, as an interrupt's write nests in the write it interrupted; that
+ * happens only inside the interrupt hook or inside `writeWith()`'s fill. A reservation
+ * handed back to its caller by `reserve()` and still open when the next write starts was
+ * left open (its fill threw past the commit): that write throws `RingUnpairedError`
+ * instead of nesting in it unseen.
  *
  * The per-CPU state lives in the shared control block (layout.ts) so that any thread
  * can take over a CPU buffer; only the owning thread touches the private words, so
@@ -93,10 +100,17 @@ export class CpuWriter {
   private readonly pageBytes: number;
   private readonly pagesBase: number;
   private readonly slotBase: number;
-  private readonly maxPayload: number;
+  /** Largest payload; -1 once closed, so that every reserve() fails into badArguments(), which throws. */
+  private maxPayload: number;
   private readonly overwrite: boolean;
   /** Record start of the write at each nesting depth, for discard(). */
   private readonly recordStack = new Int32Array(MAX_NESTING + 1);
+  /**
+   * 1 at a depth whose reservation reserve() handed back to its caller (its fill code runs
+   * outside the writer); 0 while the writer itself runs there (hooks) or inside writeWith()'s
+   * fill. Only a depth at 0 may have a write nest in it.
+   */
+  private readonly handedOut = new Uint8Array(MAX_NESTING + 1);
   private readonly onClose: () => void;
   private closed = false;
 
@@ -169,7 +183,7 @@ export class CpuWriter {
     const hook = this.hook;
     /* A: enter. From here on every path leaves through commit(), discard() or release(). */
     const depth = ++i32[this.iCommitting]!;
-    if (depth > i32[this.iMaxNesting]!) this.deeper(depth);
+    if (depth !== 1 || hook !== null) this.enter(depth, hook);
     if (hook !== null) hook(HookPoint.entered);
     /* B: read the clock. A nested writer between B and C is fine: C clamps. */
     let ts = this.clock.now();
@@ -194,6 +208,7 @@ export class CpuWriter {
       i32[rec >> 2] = DATA_HEADER | (length << 16) | type;
       i32[(rec >> 2) + 1] = delta | 0;
       if (hook !== null) hook(HookPoint.reserved);
+      this.handedOut[depth] = 1;
       return rec + RECORD_HEADER_BYTES;
     }
     return this.reserveGeneral(type, length, ts, depth, hook);
@@ -207,6 +222,7 @@ export class CpuWriter {
       return at;
     }
     if (hook !== null) hook(HookPoint.reserved);
+    this.handedOut[depth] = 1;
     return at;
   }
 
@@ -227,6 +243,7 @@ export class CpuWriter {
       i32[this.iCommitting] = 0;
       return;
     }
+    this.handedOut[depth] = 0; // back in the writer: hooks from here on may nest writes
     if (hook !== null) hook(HookPoint.filled);
     this.release(hook);
   }
@@ -265,13 +282,68 @@ export class CpuWriter {
     return true;
   }
 
-  /** One-call write of an arbitrary payload (copied). Returns whether the event was stored. */
+  /**
+   * One-call write of an arbitrary payload (copied). Returns whether the event was stored.
+   * A payload that is not a Uint8Array (a Buffer is one) is a TypeError, and nothing is written.
+   */
   writeBytes(type: number, payload: Uint8Array): boolean {
+    if (!(payload instanceof Uint8Array)) {
+      throw new TypeError(`payload must be a Uint8Array (got ${payload === null ? 'null' : typeof payload === 'object' ? (payload as object).constructor?.name ?? 'object' : typeof payload})`);
+    }
     const at = this.reserve(type, payload.length);
     if (at < 0) return false;
     this.u8.set(payload, at);
     this.commit();
     return true;
+  }
+
+  /**
+   * One-call write of a payload that `fill(at)` writes at byte offset `at` (through `u8`,
+   * `i32`, `f64`): the safe shape of reserve / fill / commit. Commits when `fill` returns;
+   * when it throws, discards the reservation (the reader skips it, counted as discarded)
+   * and rethrows, so the CPU buffer never stays inside a write. Writes that `fill` makes
+   * nest inside this one, as an interrupting write would. Returns whether the event was
+   * stored (false: dropped and counted, and `fill` was not called). `fill` must leave the
+   * pairing alone: reservations it leaves open are discarded and reported by a
+   * `RingUnpairedError` after this event is committed.
+   */
+  writeWith(type: number, length: number, fill: (at: number) => void): boolean {
+    if (typeof fill !== 'function') throw new TypeError(`fill must be a function (got ${fill === null ? 'null' : typeof fill})`);
+    const at = this.reserve(type, length);
+    if (at < 0) return false;
+    const depth = this.i32[this.iCommitting]!;
+    this.handedOut[depth] = 0; // fill runs inside the write: its writes nest in it
+    try {
+      fill(at);
+    } catch (err) {
+      this.unwindTo(depth);
+      this.discard();
+      throw err;
+    }
+    const left = this.unwindTo(depth);
+    this.commit();
+    if (left > 0) {
+      throw new RingUnpairedError(
+        `cpu ${this.cpu}: writeWith()'s fill left ${left} reservation(s) open; they were discarded (pair each reserve() with commit() or discard())`,
+      );
+    }
+    return true;
+  }
+
+  /**
+   * Discards the reservations nested deeper than `depth` (left open by a fill) and returns
+   * how many there were; throws if the reservation at `depth` itself was closed.
+   */
+  private unwindTo(depth: number): number {
+    let left = 0;
+    while (this.i32[this.iCommitting]! > depth && left <= MAX_NESTING) {
+      this.discard();
+      left++;
+    }
+    if (this.i32[this.iCommitting]! !== depth) {
+      throw new RingUnpairedError(`cpu ${this.cpu}: writeWith()'s fill committed or discarded the reservation writeWith() made (leave that to writeWith)`);
+    }
+    return left;
   }
 
   /**
@@ -323,15 +395,29 @@ export class CpuWriter {
       throw new Error(`close() inside a write on cpu ${this.cpu} (depth ${this.i32[this.iCommitting]})`);
     }
     this.closed = true;
+    // The next reserve() fails its argument check (no length is <= -1) and badArguments()
+    // throws: no test of `closed` on the hot path.
+    this.maxPayload = -1;
     this.onClose();
   }
 
-  private deeper(depth: number): void {
+  /** Step A off the common path: a nested write (checked), a hooked write, or a new deepest nesting. */
+  private enter(depth: number, hook: InterruptHook | null): void {
+    // The writer runs at this depth until reserve() returns: a write a hook makes here nests legitimately.
+    if (hook !== null) this.handedOut[depth] = 0;
+    if (depth > 1 && this.handedOut[depth - 1] === 1) {
+      this.i32[this.iCommitting]!--;
+      throw new RingUnpairedError(
+        `cpu ${this.cpu}: a reservation at depth ${depth - 1} is still open (reserve() returned an offset and no commit() or discard() followed: ` +
+          'did its fill code throw?); discard() it to go on, and use writeWith() to fill safely',
+      );
+    }
     if (depth > MAX_NESTING) {
       this.i32[this.iCommitting]!--;
       throw new RangeError(`writes nest at most ${MAX_NESTING} deep on one CPU (cpu ${this.cpu})`);
     }
-    this.i32[this.iMaxNesting] = depth;
+    // Only depths above 1 are recorded (stats() reports 1 once anything was written).
+    if (depth > this.i32[this.iMaxNesting]!) this.i32[this.iMaxNesting] = depth;
   }
 
   private pageAt(phys: number): number {
@@ -517,6 +603,7 @@ export class CpuWriter {
   }
 
   private badArguments(type: unknown, length: unknown): never {
+    if (this.closed) throw new RingClosedError(`cpu ${this.cpu}: this writer is closed (ring.writer(${this.cpu}) claims the CPU buffer again)`);
     if (((type as number) & MAX_TYPE) !== type) this.badType(type);
     this.badLength(length);
   }

@@ -126,7 +126,7 @@ export class TraceFileWriter {
   /** Opens `path` for a new segment. Validates the options (TypeError / RangeError naming the option). */
   static open(path: string, options: TraceFileWriterOptions = {}): TraceFileWriter {
     if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
-    checkOptionNames(options, writerOptionNames, 'trace file');
+    checkOptionNames(options, writerOptionNames, 'TraceFileWriter options');
     const flags = options.flags ?? 'a';
     if (flags !== 'a' && flags !== 'w') throw new RangeError(`options.flags must be 'a' (append) or 'w' (truncate) (got ${JSON.stringify(flags)})`);
     const bufferBytes = options.bufferBytes ?? 1 << 20;

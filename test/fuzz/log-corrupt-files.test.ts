@@ -12,9 +12,12 @@ const Tick = defineEvent('tick', { n: 'u32', big: 'u64', label: 'string' });
 const Req = defineEvent('req', { status: 'u16', micros: 'f64', ok: 'bool', path: 'string' });
 const EVENTS = 400;
 
-/** Dump layout: 8-byte magic, the 256-byte log header, the registry's 16-byte header, its entries. */
+/**
+ * Dump layout: 8-byte magic, the 256-byte log header, one 64-byte line of counters per slot
+ * (2 slots here), the registry's 16-byte header, its entries.
+ */
 const DUMP_MAGIC_BYTES = 8;
-const REGISTRY_AT = DUMP_MAGIC_BYTES + 256;
+const REGISTRY_AT = DUMP_MAGIC_BYTES + 256 + 2 * 64;
 const FIRST_ENTRY_AT = REGISTRY_AT + 16;
 
 const dir = mkdtempSync(join(tmpdir(), 'ringtrace-fuzz-'));

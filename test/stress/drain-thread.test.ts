@@ -106,9 +106,9 @@ describe('DrainThread: the log drained on a thread of its own', () => {
 
   it('refuses bad options in one line, and starts nothing', async () => {
     const log = EventLog.create({ slots: 1 });
-    await expect(DrainThread.start(log, { sink: { kind: 'binary', path: join(dir, 'x') }, flushMS: 5 } as never)).rejects.toThrow(/unknown drain thread option "flushMS" \(known: sink, flushMs/);
+    await expect(DrainThread.start(log, { sink: { kind: 'binary', path: join(dir, 'x') }, flushMS: 5 } as never)).rejects.toThrow(/DrainThread options: unknown option "flushMS" \(the options are sink, flushMs/);
     await expect(DrainThread.start(log, { sink: { kind: 'csv', path: 'x' } } as never)).rejects.toThrow(RangeError);
-    await expect(DrainThread.start(log, { sink: { kind: 'binary', path: join(dir, 'x'), flag: 'a' } } as never)).rejects.toThrow(/unknown binary sink option "flag"/);
+    await expect(DrainThread.start(log, { sink: { kind: 'binary', path: join(dir, 'x'), flag: 'a' } } as never)).rejects.toThrow(/options.sink \(binary\): unknown option "flag"/);
     await expect(DrainThread.start(log, { sink: { kind: 'binary', path: join(dir, 'x') }, pollMs: -1 })).rejects.toThrow(/options.pollMs must be/);
     await expect(DrainThread.start(log, { sink: { kind: 'module', module: join(dir, 'missing.mjs') } })).rejects.toThrow();
     // The reader role is free again: nothing was left running.

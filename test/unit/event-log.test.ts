@@ -8,7 +8,7 @@ const Tick = defineEvent('tick', { n: 'u32' });
 
 describe('EventLog in one thread', () => {
   it('writes typed events and reads them back decoded, with the schema shared through memory', async () => {
-    const log = EventLog.create({ slots: 2, pagesPerSlot: 4, pageBytes: 4096, clock: 'counter' });
+    const log = EventLog.create({ slots: 2, pagesPerSlot: 4, pageBytes: 4096, clock: 'counter', onBadEvent: 'throw' });
     try {
       const w = log.writer();
       expect(log.writer()).toBe(w); // the same writer on later calls from this thread,
@@ -42,8 +42,8 @@ describe('EventLog in one thread', () => {
     }
   });
 
-  it('rejects bad values at run time and writes nothing', async () => {
-    const log = EventLog.create({ slots: 1, pagesPerSlot: 2, pageBytes: 4096 });
+  it("rejects bad values at run time and writes nothing (onBadEvent: 'throw')", async () => {
+    const log = EventLog.create({ slots: 1, pagesPerSlot: 2, pageBytes: 4096, onBadEvent: 'throw' });
     try {
       const w = log.writer();
       expect(() => w.emit(Request, { status: 70_000, bytes: 1, micros: 0, ok: true, path: '' })).toThrow(RangeError);
@@ -125,11 +125,13 @@ describe('EventLog in one thread', () => {
     expect(() => EventLog.attach({ kind: 'ringtrace-event-log', buffer: new SharedArrayBuffer(4096) })).toThrow(RingLayoutError);
   });
 
-  it('refuses an event larger than the log allows, and a name reused with another schema', async () => {
-    const log = EventLog.create({ slots: 1, pagesPerSlot: 2, pageBytes: 4096, maxEventBytes: 64 });
+  it('refuses an event whose fixed part is larger than the log allows, and a name reused with another schema', async () => {
+    const log = EventLog.create({ slots: 1, pagesPerSlot: 2, pageBytes: 4096, maxEventBytes: 64, onBadEvent: 'throw' });
     try {
-      const Big = defineEvent('big', { a: 'string', b: 'string' }, { maxStringBytes: 64 });
-      expect(() => log.writer().emit(Big, { a: '', b: '' })).toThrow(/more than the log's maxPayloadBytes = 64/);
+      const Big = defineEvent('big', { a: 'f64', b: 'f64', c: 'f64', d: 'f64', e: 'f64', f: 'f64', g: 'f64', h: 'f64', s: 'string' });
+      expect(() => log.writer().emit(Big, { a: 0, b: 0, c: 0, d: 0, e: 0, f: 0, g: 0, h: 0, s: '' })).toThrow(
+        /event "big" takes at least 67 bytes \(its fixed fields and string lengths\), more than the log's maxEventBytes = 64/,
+      );
       log.writer().emit(Tick, { n: 1 });
       const Tick2 = defineEvent('tick', { n: 'u16' });
       expect(() => log.writer().emit(Tick2, { n: 1 })).toThrow(/already registered in this log with another schema/);

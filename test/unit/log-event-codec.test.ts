@@ -34,7 +34,7 @@ const all = defineEvent('all', {
   flag: 'bool',
   text: 'string',
   more: 'string',
-});
+}, { maxStringBytes: 64 });
 
 /** Encodes into a fresh buffer at an offset with guard bytes around it, decodes, checks the guards. */
 function roundTrip<F extends FieldSpec>(d: EventDescriptor<F>, values: EventValues<F>): DecodedEvent<F> | null {
@@ -81,7 +81,8 @@ describe('event schema', () => {
       ['ok', 'bool', 22],
       ['path', 'string', -1],
     ]);
-    expect([req.flagsOffset, req.stringsOffset, req.fixedBytes, req.maxBytes]).toEqual([23, 24, 24, 24 + 2 + 64]);
+    // A string takes up to 1024 bytes by default; the smallest payload has every string empty.
+    expect([req.flagsOffset, req.stringsOffset, req.fixedBytes, req.minBytes, req.maxBytes]).toEqual([23, 24, 24, 24 + 2, 24 + 2 + 1024]);
     expect(Object.keys(req.fields)).toEqual(['status', 'path', 'at', 'ok', 'id', 'n']);
 
     const u8 = new Uint8Array(128);
@@ -170,7 +171,7 @@ describe('event schema', () => {
       [
         () => defineEvent('e', { a: 'u8' }, { maxStringLength: 5 } as never),
         TypeError,
-        'event "e": unknown option "maxStringLength" (options are maxStringBytes, onLongString)',
+        'event "e": options: unknown option "maxStringLength" (the options are maxStringBytes, onLongString)',
       ],
       [
         () => defineEvent('e', { a: 'u8' }, { maxStringBytes: '5' as never }),
@@ -246,7 +247,7 @@ describe('schema JSON', () => {
       expect(decode(back, u8, 0, length)).toEqual({ path: '/ä', status: 404, at: -0.25, ok: false, truncated: false });
     }
     const defaults = schemaToJson(defineEvent('d', { x: 'u8' }));
-    expect(defaults.options).toEqual({ maxStringBytes: 64, onLongString: 'truncate' });
+    expect(defaults.options).toEqual({ maxStringBytes: 1024, onLongString: 'truncate' });
   });
 
   it('rejects garbage with a TypeError saying what is wrong', () => {

@@ -21,6 +21,8 @@ describe('ring options', () => {
     [{ coarsePeriodUs: 5 }, RangeError, /options\.coarsePeriodUs must be an integer between 20 and 1000000 \(got 5\)/],
     [{ clock: 7 }, TypeError, /options\.clock must be a string/],
     [{ cpus: 256, pagesPerCpu: 4096, pageBytes: 1 << 20 }, RangeError, /must fit in/],
+    [{ cpu: 2 }, TypeError, /options: unknown option "cpu" \(the options are cpus, pagesPerCpu, pageBytes, maxPayloadBytes, mode, clock, coarsePeriodUs\)/],
+    [{ cpus: 1, pagebytes: 4096 }, TypeError, /unknown option "pagebytes"/],
   ])('rejects %j', (options, kind, message) => {
     expect(() => RingBuffer.create(options as never)).toThrow(kind);
     expect(() => RingBuffer.create(options as never)).toThrow(message);
@@ -56,5 +58,17 @@ describe('ring options', () => {
     expect(() => rb.reader()).toThrow(/already has a reader/);
     r.close();
     rb.reader().close();
+  });
+
+  it('rejects unknown writer and reader option names, and bad reader option values', () => {
+    const rb = RingBuffer.create({ cpus: 1, pagesPerCpu: 4, pageBytes: 256 });
+    expect(() => rb.writer(0, { hok: () => {} } as never)).toThrow(/options: unknown option "hok" \(the options are hook\)/);
+    expect(() => rb.writer(0, { hook: 5 } as never)).toThrow(new TypeError('options.hook must be a function (got number)'));
+    rb.writer(0).close(); // the refused calls claimed nothing
+    const r = rb.reader();
+    expect(() => r.read({ event: () => {} }, { max: 5 } as never)).toThrow(/unknown option "max" \(the options are maxEvents, wholePages\)/);
+    expect(() => r.read({ event: () => {} }, { maxEvents: -1 })).toThrow(RangeError);
+    expect(() => r.read({ event: () => {} }, { wholePages: 'yes' } as never)).toThrow(TypeError);
+    expect(r.read({ event: () => {} }, { maxEvents: 10, wholePages: true })).toBe(0);
   });
 });

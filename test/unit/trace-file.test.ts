@@ -177,7 +177,7 @@ describe('trace file: the drain copies pages out, the trace reader reads them ba
     const path = join(dir, 'not-a-trace');
     writeFileSync(path, 'hello world, not a trace');
     expect(() => TraceFileReader.open(path)).toThrow(/is not a ringtrace trace file/);
-    expect(() => TraceFileWriter.open(join(dir, 'x.rtrace'), { flag: 'append' } as never)).toThrow(/unknown trace file option "flag" \(known: flags, bufferBytes, fsync\)/);
+    expect(() => TraceFileWriter.open(join(dir, 'x.rtrace'), { flag: 'append' } as never)).toThrow(/TraceFileWriter options: unknown option "flag" \(the options are flags, bufferBytes, fsync\)/);
     expect(() => TraceFileWriter.open(join(dir, 'x.rtrace'), { flags: 'truncate' } as never)).toThrow(RangeError);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RingBuffer } from '../../src/index.js';
+import { RingBuffer, RingClosedError } from '../../src/index.js';
 
 describe('writer arguments', () => {
   it('rejects a bad type or length with a clear error, writes nothing, and keeps working', () => {
@@ -43,5 +43,29 @@ describe('writer arguments', () => {
     w.commit();
     w.close();
     expect(() => rb.writer(0).close()).not.toThrow();
+  });
+
+  it('refuses a payload that is not a Uint8Array, writing nothing', () => {
+    const rb = RingBuffer.create({ cpus: 1, pagesPerCpu: 4, pageBytes: 256 });
+    const w = rb.writer(0);
+    expect(() => w.writeBytes(1, 'hello' as never)).toThrow(new TypeError('payload must be a Uint8Array (got string)'));
+    expect(() => w.writeBytes(1, [1, 2] as never)).toThrow(new TypeError('payload must be a Uint8Array (got Array)'));
+    expect(() => w.writeBytes(1, null as never)).toThrow(new TypeError('payload must be a Uint8Array (got null)'));
+    expect(rb.cpuStats(0).written).toBe(0);
+    expect(w.writeBytes(1, Buffer.from('hello'))).toBe(true); // a Buffer is a Uint8Array
+  });
+
+  it('throws RingClosedError for every write after close(), as the log writer does', () => {
+    const rb = RingBuffer.create({ cpus: 1, pagesPerCpu: 4, pageBytes: 256 });
+    const w = rb.writer(0);
+    expect(w.write(1, 1, 2, 3, 4)).toBe(true);
+    w.close();
+    const other = rb.writer(0); // another owner now
+    for (const call of [() => w.write(1, 1, 2, 3, 4), () => w.reserve(1, 0), () => w.writeBytes(1, new Uint8Array(2)), () => w.writeWith(1, 4, () => {})]) {
+      expect(call).toThrow(RingClosedError);
+      expect(call).toThrow(/cpu 0: this writer is closed/);
+    }
+    expect(rb.cpuStats(0).written).toBe(1);
+    expect(other.write(1, 5, 6, 7, 8)).toBe(true);
   });
 });
