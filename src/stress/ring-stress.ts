@@ -58,6 +58,8 @@ export interface RingStressResult {
   readonly maxNesting: number;
   readonly nmis: number;
   readonly commitOverrun: number;
+  /** Times a writer's commit loop gave up (see CpuStats.releaseGaveUp): must be 0. */
+  readonly releaseGaveUp: number;
   readonly eventsPerSec: number;
   readonly readPerSec: number;
   readonly nmisPerSecPerCpu: number;
@@ -184,6 +186,7 @@ export async function runRingStress(options: RingStressOptions = {}): Promise<Ri
       maxNesting: Math.max(...stats.map((s) => s.maxNesting)),
       nmis,
       commitOverrun: sum((c) => c.commitOverrun),
+      releaseGaveUp: stats.reduce((a, s) => a + s.releaseGaveUp, 0),
       eventsPerSec: Math.round(written / elapsedSeconds),
       readPerSec: Math.round(read / elapsedSeconds),
       nmisPerSecPerCpu: Math.round(nmis / elapsedSeconds / cpus),
