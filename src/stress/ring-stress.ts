@@ -47,6 +47,8 @@ export interface RingStressResult {
   /** Totals over all CPUs. `written` is the writers' own count of attempts. */
   readonly written: number;
   readonly read: number;
+  /** Events the reader delivered before the stop signal, while the writers ran. */
+  readonly readWhileWriting: number;
   readonly overrun: number;
   readonly dropped: number;
   readonly unread: number;
@@ -177,6 +179,7 @@ export async function runRingStress(options: RingStressOptions = {}): Promise<Ri
       nmiPerSecond,
       written,
       read,
+      readWhileWriting: drained.readWhileWriting,
       overrun: sum((c) => c.overrun),
       dropped: sum((c) => c.dropped),
       unread: sum((c) => c.unread),
