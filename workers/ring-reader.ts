@@ -18,6 +18,6 @@ const reader = ring.reader();
 const verifier = new StreamVerifier(ring.config.cpus, STRESS_FORMAT);
 post({ type: 'ready' });
 awaitGo(control, start.startTimeoutMs);
-const delivered = runStressReader(reader, verifier, control, start.runTimeoutMs);
+const { delivered, readWhileWriting } = runStressReader(reader, verifier, control, start.runTimeoutMs);
 reader.close();
-post({ type: 'reader-done', summary: verifier.summary(), delivered });
+post({ type: 'reader-done', summary: verifier.summary(), delivered, readWhileWriting });

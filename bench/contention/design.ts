@@ -92,6 +92,7 @@ export function discardStats(cpu: number, entries: number, dropped: number, read
     maxNesting: 0,
     commitOverrun: 0,
     corrupt,
+    releaseGaveUp: 0,
     lastTimestamp: 0,
   };
 }

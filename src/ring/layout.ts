@@ -103,6 +103,7 @@ export const G_COARSE_PERIOD_US = 208;
  * | 224 | f64   | lost to corruption  | reader       | stats               | plain (racy getter)                 |
  * | 232 | i32   | last page abandoned | reader       | reader              | plain                               |
  * | 240 | f64   | abandoned page end  | reader       | reader              | plain                               |
+ * | 248 | f64   | release gave up     | writer       | stats               | plain (racy getter)                 |
  *
  * Sequence numbers (page seqs) are exact integers held in f64 words; only their low 32
  * bits are published (published tail, page header seq) and compared modulo 2^32.
@@ -137,6 +138,7 @@ export const C_WRITER_CORRUPT = 216;
 export const C_LOST_CORRUPT = 224;
 export const C_ABANDONED = 232;
 export const C_ABANDON_END = 240;
+export const C_RELEASE_GAVE_UP = 248;
 
 /** Reader's read offset while it skips a damaged page. */
 export const READ_ABANDONED = -1;

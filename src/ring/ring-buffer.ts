@@ -16,6 +16,7 @@ import {
   C_READER_PHYS,
   C_READ_OFFSET,
   C_WRITER_CORRUPT,
+  C_RELEASE_GAVE_UP,
   C_WRITER_OWNER,
   C_WRITE,
   C_TAIL_PHYS,
@@ -84,6 +85,11 @@ export interface CpuStats {
   readonly commitOverrun: number;
   /** Damage reports from the reader and the writer. */
   readonly corrupt: number;
+  /**
+   * Times the writer's commit loop ran past its bound and left the commit behind the tail
+   * (also counted in `corrupt`). Should stay 0: the kernel warns (RB_WARN_ON) where this counts.
+   */
+  readonly releaseGaveUp: number;
   /** Timestamp of the latest reservation. */
   readonly lastTimestamp: number;
 }
@@ -309,6 +315,7 @@ export class RingBuffer {
       maxNesting: Math.max(v.controlI32(cpu, C_MAX_NESTING), entries + dropped > 0 ? 1 : 0),
       commitOverrun: f(C_COMMIT_OVERRUN),
       corrupt: f(C_CORRUPT) + f(C_WRITER_CORRUPT),
+      releaseGaveUp: f(C_RELEASE_GAVE_UP),
       lastTimestamp: f(C_LAST_TS),
     };
   }

@@ -15,6 +15,7 @@ import {
   C_TAIL_SEQ,
   C_WRITE,
   C_WRITER_CORRUPT,
+  C_RELEASE_GAVE_UP,
   COMMIT_CLOSED,
   PAGE_HEADER_BYTES,
   P_BASE_TS,
@@ -131,6 +132,7 @@ export class CpuWriter {
   private readonly iOverrun: number;
   private readonly iCommitOverrun: number;
   private readonly iWriterCorrupt: number;
+  private readonly iReleaseGaveUp: number;
 
   constructor(view: RingView, cpu: number, clock: TraceClock, onClose: () => void) {
     this.cpu = cpu;
@@ -162,6 +164,7 @@ export class CpuWriter {
     this.iOverrun = (c + C_OVERRUN) >> 3;
     this.iCommitOverrun = (c + C_COMMIT_OVERRUN) >> 3;
     this.iWriterCorrupt = (c + C_WRITER_CORRUPT) >> 3;
+    this.iReleaseGaveUp = (c + C_RELEASE_GAVE_UP) >> 3;
   }
 
   /** Current nesting depth: 0 outside a write. */
@@ -472,7 +475,7 @@ export class CpuWriter {
         return switched;
       }
     }
-    this.f64[this.iWriterCorrupt]! += 1;
+    // Past the bound: a drop counted once, as writer damage (countDrop counts both).
     this.countDrop(ReserveFailure.corrupt);
     return ReserveFailure.corrupt;
   }
@@ -566,7 +569,10 @@ export class CpuWriter {
       if (depth !== 0 || this.commitAtTail()) return;
       i32[this.iCommitting] = 1;
     }
+    // Past the bound (the kernel's RB_WARN_ON): the commit may lag the tail. Counted as
+    // writer damage and on its own, so stats and the stress verdicts show it by name.
     this.f64[this.iWriterCorrupt]! += 1;
+    this.f64[this.iReleaseGaveUp]! += 1;
   }
 
   private tailEnd(): number {

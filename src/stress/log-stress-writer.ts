@@ -43,6 +43,7 @@ export class LogStressWriter {
     const started = performance.now();
     let seq = 0;
     let stored = 0;
+    let refused = 0;
     // Pairs with the orchestrator's Atomics.store of stop.
     while (Atomics.load(control, W_STOP) === 0) {
       if (performance.now() - started > runTimeoutMs) throw new Error(`log writer ${thread}: no stop signal within ${runTimeoutMs} ms`);
@@ -60,8 +61,9 @@ export class LogStressWriter {
           ok = writer.emitRecord(StressItem, record);
         }
         if (ok) stored++;
+        else refused++;
       }
     }
-    return { thread, slot: writer.slot, emitted: seq, stored, refused: seq - stored, elapsedMs: performance.now() - started };
+    return { thread, slot: writer.slot, emitted: seq, stored, refused, elapsedMs: performance.now() - started };
   }
 }

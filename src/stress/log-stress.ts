@@ -51,6 +51,9 @@ export interface LogStressResult {
   readonly lostCorrupt: number;
   /** Writes on the shared slot given up because its lock stayed busy (counted by the log). */
   readonly lockTimeouts: number;
+  /** The rings' own counts, summed over the slots: attempts that reached a ring, and those it dropped. */
+  readonly ringWritten: number;
+  readonly ringDropped: number;
   /** Events that failed their check (wrong check word or note, unknown thread) plus corrupt entries: must be 0. */
   readonly corrupt: number;
   /** Events that came out of order or twice in their thread's sequence: must be 0. */
@@ -195,7 +198,8 @@ export async function runLogStress(options: LogStressOptions = {}): Promise<LogS
     const emitted = total((r) => r.emitted);
     const stored = total((r) => r.stored);
     const refused = total((r) => r.refused);
-    const lockTimeouts = log.stats().sharedLockTimeouts;
+    const logStats = log.stats();
+    const lockTimeouts = logStats.sharedLockTimeouts;
     const v = verifier;
     const unaccounted = Math.abs(stored - v.delivered - v.lostOverrun - v.lostCorrupt) + Math.abs(refused - v.lostDropped - lockTimeouts);
     const elapsedSeconds = Math.max(...perThread.map((r) => r.elapsedMs)) / 1000;
@@ -218,6 +222,8 @@ export async function runLogStress(options: LogStressOptions = {}): Promise<LogS
       lostDropped: v.lostDropped,
       lostCorrupt: v.lostCorrupt,
       lockTimeouts,
+      ringWritten: logStats.slots.reduce((a, s) => a + s.written, 0),
+      ringDropped: logStats.slots.reduce((a, s) => a + s.dropped, 0),
       corrupt: v.corrupt,
       outOfOrder: v.outOfOrder,
       unaccounted,

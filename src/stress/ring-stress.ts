@@ -47,6 +47,8 @@ export interface RingStressResult {
   /** Totals over all CPUs. `written` is the writers' own count of attempts. */
   readonly written: number;
   readonly read: number;
+  /** Events the reader delivered before the stop signal, while the writers ran. */
+  readonly readWhileWriting: number;
   readonly overrun: number;
   readonly dropped: number;
   readonly unread: number;
@@ -58,6 +60,8 @@ export interface RingStressResult {
   readonly maxNesting: number;
   readonly nmis: number;
   readonly commitOverrun: number;
+  /** Times a writer's commit loop gave up (see CpuStats.releaseGaveUp): must be 0. */
+  readonly releaseGaveUp: number;
   readonly eventsPerSec: number;
   readonly readPerSec: number;
   readonly nmisPerSecPerCpu: number;
@@ -175,6 +179,7 @@ export async function runRingStress(options: RingStressOptions = {}): Promise<Ri
       nmiPerSecond,
       written,
       read,
+      readWhileWriting: drained.readWhileWriting,
       overrun: sum((c) => c.overrun),
       dropped: sum((c) => c.dropped),
       unread: sum((c) => c.unread),
@@ -184,6 +189,7 @@ export async function runRingStress(options: RingStressOptions = {}): Promise<Ri
       maxNesting: Math.max(...stats.map((s) => s.maxNesting)),
       nmis,
       commitOverrun: sum((c) => c.commitOverrun),
+      releaseGaveUp: stats.reduce((a, s) => a + s.releaseGaveUp, 0),
       eventsPerSec: Math.round(written / elapsedSeconds),
       readPerSec: Math.round(read / elapsedSeconds),
       nmisPerSecPerCpu: Math.round(nmis / elapsedSeconds / cpus),

@@ -53,7 +53,7 @@ export type StressMessage =
   /** The writer saw stop, closed its CPU buffer and reports its own counts. */
   | { readonly type: 'writer-done'; readonly result: StressWriterResult }
   /** The reader drained the ring after writers-done. */
-  | { readonly type: 'reader-done'; readonly summary: VerifierSummary; readonly delivered: number }
+  | { readonly type: 'reader-done'; readonly summary: VerifierSummary; readonly delivered: number; readonly readWhileWriting: number }
   /** A log writer saw stop, closed its writer and reports its own counts. */
   | { readonly type: 'log-writer-done'; readonly result: LogWriterResult };
 

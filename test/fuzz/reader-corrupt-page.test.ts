@@ -165,11 +165,43 @@ describe('reader over a damaged control block', () => {
   // Every control word the reader reads (its own, and the writer's it looks at) and the slot table.
   const READER_WORDS_I32 = [C_READER_PHYS, C_READ_OFFSET, C_ABANDONED, C_PUBLISHED_TAIL];
   const READER_WORDS_F64 = [C_READ_SEQ, C_NEXT_INDEX, C_LAST_READ_TS, C_DROPPED_REPORTED, C_ABANDON_END, C_TAIL_SEQ, C_ENTRIES, C_DROPPED, C_LAST_TS];
+  // The writer's words among them: damage there may stop CPU 0's writer from writing on.
+  const WRITER_WORDS = [C_PUBLISHED_TAIL, C_TAIL_SEQ, C_ENTRIES, C_DROPPED, C_LAST_TS];
   const junk = (random: () => number): number => {
     const pick = Math.floor(random() * 6);
     return [-1, 2 ** 31 - 1, -(2 ** 31), Math.floor(random() * 64), Math.floor(random() * 2 ** 32) | 0, 7][pick]!;
   };
   const junkF64 = (random: () => number): number => [NaN, -1, 2 ** 60, Infinity, random() * 1e6, Math.floor(random() * 64)][Math.floor(random() * 6)]!;
+
+  /**
+   * The damaged CPU, per round: every report is counted in its stats; a CPU given up is
+   * reported once and nothing of it comes after; an out-of-range page index is repaired
+   * (the page no slot names, reported) or gives the CPU up, and an impossible page seq is
+   * repaired (resuming at the oldest page, reported) or gives it up once the reader has
+   * had to leave its page.
+   */
+  const checkDamagedCpu = (
+    rb: RingBuffer,
+    damaged: ReadonlyMap<number, number>,
+    cpu0: ReadonlyArray<{ readonly kind: 'event' } | { readonly kind: 'corrupt'; readonly reason: string }>,
+    readerLeftItsPage: boolean,
+    where: string,
+  ): void => {
+    const reports = cpu0.flatMap((x) => (x.kind === 'corrupt' ? [x.reason] : []));
+    expect(rb.cpuStats(0).corrupt, where).toBe(reports.length);
+    const gaveUp = cpu0.findIndex((x) => x.kind === 'corrupt' && x.reason.endsWith('this CPU is no longer read'));
+    if (gaveUp >= 0) expect(cpu0.slice(gaveUp + 1), `${where}: after the CPU was given up`).toEqual([]);
+    const phys = damaged.get(C_READER_PHYS);
+    if (phys !== undefined && phys >>> 0 > rb.config.pagesPerCpu) {
+      const repaired = reports.some((r) => r.startsWith(`the reader's page index ${phys} is out of range`));
+      expect(repaired || gaveUp >= 0, `${where}: page index ${phys} neither repaired nor given up: ${JSON.stringify(reports)}`).toBe(true);
+    }
+    const readSeq = damaged.get(C_READ_SEQ);
+    if (readerLeftItsPage && readSeq !== undefined && !(Number.isSafeInteger(readSeq) && readSeq >= 0)) {
+      const repaired = reports.some((r) => r.startsWith(`the reader's page seq ${readSeq} is impossible`));
+      expect(repaired || gaveUp >= 0, `${where}: page seq ${readSeq} neither repaired nor given up: ${JSON.stringify(reports)}`).toBe(true);
+    }
+  };
 
   it("damage to one CPU's reader state or slot table is reported, never thrown, and the other CPU reads on intact", () => {
     const seed = testSeed('reader-corrupt-control');
@@ -188,18 +220,36 @@ describe('reader over a damaged control block', () => {
 
       // Damage CPU 0 only: a few of the words the reader relies on, or slot words.
       const hits = 1 + Math.floor(random() * 3);
+      const damaged = new Map<number, number>(); // control offset -> junk written last
+      let slotsDamaged = false;
       for (let h = 0; h < hits; h++) {
         const r = random();
-        if (r < 0.4) rb.view.i32[(rb.view.controlBase(0) + READER_WORDS_I32[Math.floor(random() * READER_WORDS_I32.length)]!) >> 2] = junk(random);
-        else if (r < 0.8) rb.view.f64[(rb.view.controlBase(0) + READER_WORDS_F64[Math.floor(random() * READER_WORDS_F64.length)]!) >> 3] = junkF64(random);
-        else rb.view.i32[(rb.view.slotBase(0) >> 2) + Math.floor(random() * rb.config.pagesPerCpu)] = junk(random);
+        if (r < 0.4) {
+          const off = READER_WORDS_I32[Math.floor(random() * READER_WORDS_I32.length)]!;
+          damaged.set(off, (rb.view.i32[(rb.view.controlBase(0) + off) >> 2] = junk(random)));
+        } else if (r < 0.8) {
+          const off = READER_WORDS_F64[Math.floor(random() * READER_WORDS_F64.length)]!;
+          damaged.set(off, (rb.view.f64[(rb.view.controlBase(0) + off) >> 3] = junkF64(random)));
+        } else {
+          rb.view.i32[(rb.view.slotBase(0) >> 2) + Math.floor(random() * rb.config.pagesPerCpu)] = junk(random);
+          slotsDamaged = true;
+        }
       }
 
+      // What happened on the damaged CPU, in order: its events and its reports.
+      const cpu0: Array<{ readonly kind: 'event' } | { readonly kind: 'corrupt'; readonly reason: string }> = [];
       const seen = new Map<string, Seen>();
       const drain = (): void => {
         reader.drain({
-          event: (e) => void (e.cpu === 1 && seen.set(`1:${e.index}`, recordSeen(rb, e))),
-          corrupt: () => void reports++,
+          event: (e) => {
+            if (e.cpu === 1) seen.set(`1:${e.index}`, recordSeen(rb, e));
+            else cpu0.push({ kind: 'event' });
+          },
+          corrupt: (c) => {
+            reports++;
+            expect(c.cpu, `round ${round} (SEED=${seed}): a report for the undamaged CPU: ${c.reason}`).toBe(0);
+            cpu0.push({ kind: 'corrupt', reason: c.reason });
+          },
         });
       };
       expect(drain, `round ${round} (SEED=${seed})`).not.toThrow();
@@ -214,6 +264,14 @@ describe('reader over a damaged control block', () => {
       expect(drain, `round ${round} (SEED=${seed}), after more writes`).not.toThrow();
       const newest = rb.cpuStats(1).entries - 1;
       if (rb.cpuStats(1).dropped === 0 && newest >= 0) expect(seen.get(`1:${newest}`)?.intact, `round ${round} (SEED=${seed})`).toBe(true);
+      // If only the reader's own words were hit, CPU 0's writer is sound: a few more pages
+      // of it make the reader leave its page, so a damaged page seq must be met.
+      const writerSound = !slotsDamaged && WRITER_WORDS.every((off) => !damaged.has(off));
+      if (writerSound) {
+        writeSome(rb, writers, random, 40, [0]);
+        expect(drain, `round ${round} (SEED=${seed}), after more writes to cpu 0`).not.toThrow();
+      }
+      checkDamagedCpu(rb, damaged, cpu0, writerSound, `round ${round} (SEED=${seed})`);
       reader.close();
     }
     expect(reports).toBeGreaterThan(100);

@@ -5,8 +5,18 @@ import { EventLog, type LogEntry } from '../../src/log/event-log.js';
 // Workers run the build (the suite's global setup compiles it first).
 const dist = (p: string): string => new URL(`../../dist/src/${p}`, import.meta.url).href;
 
-/** A worker that writes `count` events `{ worker, seq }`; optionally exits without closing, or hangs until terminated. */
-function writerWorker(handle: unknown, worker: number, count: number, ending: 'close' | 'leave' | 'hang'): Worker {
+/**
+ * A worker that writes `count` events `{ worker, seq }`; optionally exits without closing, hangs
+ * until terminated, or hangs inside a write it reserved and never commits ('hang-mid-write').
+ * Given a `go` word, it claims its writer, posts `ready`, and waits for the word before writing.
+ */
+function writerWorker(
+  handle: unknown,
+  worker: number,
+  count: number,
+  ending: 'close' | 'leave' | 'hang' | 'hang-mid-write',
+  go?: SharedArrayBuffer,
+): Worker {
   const code = `
     const { workerData, parentPort } = require('node:worker_threads');
     (async () => {
@@ -16,17 +26,24 @@ function writerWorker(handle: unknown, worker: number, count: number, ending: 'c
       const log = EventLog.attach(workerData.handle);
       let writer;
       try { writer = log.writer(); } catch (err) { parentPort.postMessage({ error: err.message }); return; }
+      if (workerData.go !== undefined) {
+        const go = new Int32Array(workerData.go);
+        parentPort.postMessage({ ready: true });
+        if (Atomics.wait(go, 0, 0, 10000) === 'timed-out') throw new Error('no go signal');
+      }
       let stored = 0;
       for (let seq = 0; seq < workerData.count; seq++) if (writer.emit(Item, { worker: workerData.worker, seq })) stored++;
+      // Dies inside a write: reserved on the slot's ring buffer, payload half filled, never committed.
+      if (workerData.ending === 'hang-mid-write') writer.cpu.reserve(1, 8);
       parentPort.postMessage({ stored, slot: writer.slot });
       if (workerData.ending === 'close') writer.close();
-      if (workerData.ending === 'hang') setInterval(() => {}, 1000);
+      if (workerData.ending === 'hang' || workerData.ending === 'hang-mid-write') setInterval(() => {}, 1000);
     })();
   `;
-  return new Worker(code, { eval: true, workerData: { handle, worker, count, ending }, execArgv: [] });
+  return new Worker(code, { eval: true, workerData: { handle, worker, count, ending, go }, execArgv: [] });
 }
 
-function message(w: Worker): Promise<{ stored?: number; slot?: number; error?: string }> {
+function message(w: Worker): Promise<{ stored?: number; slot?: number; error?: string; ready?: boolean }> {
   return new Promise((resolve, reject) => {
     w.once('message', resolve);
     w.once('error', reject);
@@ -37,10 +54,11 @@ function exited(w: Worker): Promise<void> {
   return new Promise((resolve) => w.once('exit', () => resolve()));
 }
 
-function collect(log: EventLog): Map<number, number[]> {
+function collect(log: EventLog, onEvent?: (e: LogEntry & { kind: 'event' }) => void): Map<number, number[]> {
   const byWorker = new Map<number, number[]>();
   log.drain((e: LogEntry) => {
     if (e.kind !== 'event') throw new Error(`unexpected ${e.kind} entry: ${JSON.stringify(e)}`);
+    onEvent?.(e);
     const w = e.values['worker'] as number;
     if (!byWorker.has(w)) byWorker.set(w, []);
     byWorker.get(w)!.push(e.values['seq'] as number);
@@ -72,14 +90,33 @@ describe('EventLog across worker threads', () => {
     const log = EventLog.create({ slots: 3, pagesPerSlot: 256, pageBytes: 8192, onSlotsExhausted: 'shared' });
     const workers: Worker[] = [];
     try {
-      for (let w = 0; w < 6; w++) workers.push(writerWorker(log.handle, w, 20_000, 'close'));
+      // All six claim their writers, then start on one signal, so the four on the shared slot
+      // write at the same time and take turns on its lock.
+      const go = new SharedArrayBuffer(4);
+      for (let w = 0; w < 6; w++) workers.push(writerWorker(log.handle, w, 20_000, 'close', go));
       const exits = workers.map(exited); // listen before they can exit
-      const done = await Promise.all(workers.map(message));
+      expect((await Promise.all(workers.map(message))).every((m) => m.ready === true)).toBe(true);
+      const finished = workers.map(message);
+      Atomics.store(new Int32Array(go), 0, 1);
+      Atomics.notify(new Int32Array(go), 0);
+      const done = await Promise.all(finished);
       expect(done.every((m) => m.stored === 20_000)).toBe(true);
       // Two threads got their own slots; the others shared the last one.
       expect(new Set(done.map((m) => m.slot)).size).toBe(3);
+      const shared = done.filter((m) => done.filter((n) => n.slot === m.slot).length > 1)[0]!.slot!;
       await Promise.all(exits);
-      const got = collect(log);
+      // On the shared slot, consecutive events change writer thread each time the lock passed
+      // to another thread that was waiting for it: four threads that ran one after another
+      // would change it 3 times, so more is contention (on 2 busy cores, a few dozen times).
+      let previous = -1;
+      let handovers = 0;
+      const got = collect(log, (e) => {
+        if (e.slot !== shared) return;
+        const w = e.values['worker'] as number;
+        if (previous !== -1 && w !== previous) handovers++;
+        previous = w;
+      });
+      expect(handovers, 'the shared slot\'s lock changed hands').toBeGreaterThan(3);
       for (let w = 0; w < 6; w++) expect(got.get(w)).toEqual([...Array(20_000).keys()]);
       expect(log.stats().slots.reduce((n, s) => n + s.dropped, 0)).toBe(0);
     } finally {
@@ -119,11 +156,38 @@ describe('EventLog across worker threads', () => {
       expect((await message(next)).stored).toBe(100);
       await nextExit;
       const got = collect(log);
-      expect(got.get(0)).toHaveLength(100);
-      expect(got.get(1)).toHaveLength(100);
+      expect(got.get(0)).toEqual([...Array(100).keys()]);
+      expect(got.get(1)).toEqual([...Array(100).keys()]);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('a worker terminated inside a write: watch() finishes its write as discarded, its committed events all arrive, the slot writes on', async () => {
+    const log = EventLog.create({ slots: 1, pagesPerSlot: 16, pageBytes: 4096 });
+    try {
+      const dying = writerWorker(log.handle, 0, 300, 'hang-mid-write');
+      log.watch(dying);
+      const dyingExit = exited(dying);
+      expect((await message(dying)).stored).toBe(300);
+      await dying.terminate();
+      await dyingExit;
+      const next = writerWorker(log.handle, 1, 300, 'close');
+      const nextExit = exited(next);
+      expect((await message(next)).stored).toBe(300);
+      await nextExit;
+      // Every entry is an event (collect throws on lost or corrupt ones), each thread's in order.
+      const got = collect(log);
+      expect(got.get(0)).toEqual([...Array(300).keys()]);
+      expect(got.get(1)).toEqual([...Array(300).keys()]);
+      // The write it died in took its index and was skipped as discarded, not lost or damaged.
+      const s = log.stats().slots[0]!;
+      expect(s.entries).toBe(601);
+      expect(s.discarded).toBe(1);
+      expect(s.corrupt).toBe(0);
+      expect(s.unread).toBe(0);
     } finally {
       await log.close();
     }
   });
 });
-

@@ -33,8 +33,16 @@ describe('examples/http-server', () => {
         });
         const replies = await Promise.all(paths.map((p) => request(server.port, p)));
         replies.forEach((r, i) => {
+          const n = Number(paths[i]!.split('/')[2]);
           sent.push({ path: paths[i]!, status: r.status });
-          if (r.status === 200) expect(JSON.parse(r.body)).toMatchObject({ item: Number(paths[i]!.split('/')[2]) });
+          // The intended pattern: every third request misses, every other one finds its item.
+          if (n % 3 === 0) {
+            expect(r.status, paths[i]).toBe(404);
+            expect(JSON.parse(r.body)).toEqual({ error: 'not found' });
+          } else {
+            expect(r.status, paths[i]).toBe(200);
+            expect(JSON.parse(r.body)).toEqual({ item: n, square: n * n });
+          }
         });
       }
     } finally {

@@ -7,7 +7,12 @@ function expectBalanced(r: LogStressResult): void {
   expect(r.corrupt).toBe(0);
   expect(r.outOfOrder).toBe(0);
   expect(r.unaccounted).toBe(0);
+  // The writers count stored and refused each on its own; the rings and the shared slot's
+  // lock count them again: every attempt reached a ring or timed out on the lock, and every
+  // refusal is a ring's drop or a lock timeout.
   expect(r.emitted).toBe(r.stored + r.refused);
+  expect(r.emitted).toBe(r.ringWritten + r.lockTimeouts);
+  expect(r.refused).toBe(r.ringDropped + r.lockTimeouts);
   expect(r.perThread.every((t) => t.emitted > 0)).toBe(true);
 }
 

@@ -6,7 +6,9 @@
  * written = read + overrun + dropped + unread, with nothing corrupt.
  */
 import { describe, expect, it } from 'vitest';
+import { availableParallelism } from 'node:os';
 import { runRingStress, type RingStressOptions, type RingStressResult } from '../../src/stress/ring-stress.js';
+import { RECORD_HEADER_BYTES } from '../../src/ring/event-codec.js';
 import { testSeed } from '../seed.js';
 
 function expectBalanced(r: RingStressResult): void {
@@ -24,13 +26,23 @@ async function stress(name: string, options: RingStressOptions): Promise<RingStr
   const r = await runRingStress({ ...options, seed: testSeed(name) });
   console.log(
     `[stress] ${name}: ${(r.written / 1e6).toFixed(1)} M written, ${(r.read / 1e6).toFixed(1)} M read, ` +
-      `${r.overrun} overrun, ${r.dropped} dropped, ${r.nmis} nmis, nesting ${r.maxNesting}, ` +
+      `${(r.readWhileWriting / 1e6).toFixed(2)} M of them while writing, ${r.overrun} overrun, ${r.dropped} dropped, ${r.nmis} nmis, nesting ${r.maxNesting}, ` +
       `${(r.eventsPerSec / 1e6).toFixed(1)} M events/s${r.oversubscribed ? ' (oversubscribed)' : ''}`,
   );
   return r;
 }
 
 const NMI_RATE = 20_000;
+
+/**
+ * The reader ran concurrently: what it delivered before the stop signal exceeds many times
+ * over the most events the ring could hold (every page, the reader's included, full of
+ * header-only records), so it cannot have come from one drain at the end.
+ */
+function expectReadConcurrently(r: RingStressResult, times: number): void {
+  const capacity = (r.cpus * (r.pagesPerCpu + 1) * r.pageBytes) / RECORD_HEADER_BYTES;
+  expect(r.readWhileWriting, `SEED=${r.seed}: read while writing vs ring capacity ${capacity}`).toBeGreaterThan(times * capacity);
+}
 
 describe('ring buffer with one writer thread per cpu and a concurrent reader', () => {
   // Small rings (4 pages of 1 KiB, ~40 events a page) so the loss paths run constantly.
@@ -55,6 +67,7 @@ describe('ring buffer with one writer thread per cpu and a concurrent reader', (
       });
       expectBalanced(r);
       expect(r.written).toBeGreaterThan(1_000_000);
+      expectReadConcurrently(r, 10);
       // The loss path of the mode actually ran.
       if (mode === 'overwrite') expect(r.overrun).toBeGreaterThan(0);
       else expect(r.dropped).toBeGreaterThan(0);
@@ -86,11 +99,13 @@ describe('ring buffer with one writer thread per cpu and a concurrent reader', (
     });
     expectBalanced(r);
     expect(r.overrun).toBeGreaterThan(0);
+    expectReadConcurrently(r, 10);
   });
 
   it('stays balanced with more writer threads than cores (discard, counter)', async () => {
-    const r = await stress('ring-threads discard 3 cpus', {
-      cpus: 3,
+    const cpus = availableParallelism() + 1;
+    const r = await stress(`ring-threads discard ${cpus} cpus`, {
+      cpus,
       seconds: 1,
       nmiPerSecond: NMI_RATE,
       mode: 'discard',
@@ -100,6 +115,8 @@ describe('ring buffer with one writer thread per cpu and a concurrent reader', (
     });
     expectBalanced(r);
     expect(r.dropped).toBeGreaterThan(0);
+    expect(r.cpus).toBeGreaterThan(r.availableParallelism);
+    expectReadConcurrently(r, 10);
   });
 
   it('runs without a hook (no NMIs) and still balances', async () => {

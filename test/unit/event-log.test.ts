@@ -69,10 +69,15 @@ describe('EventLog in one thread', () => {
         for await (const e of log.events({ signal: controller.signal, pollMs: 1 })) if (e.kind === 'event') got.push(e.values['n'] as number);
       })();
       const w = log.writer();
+      // After each emit, wait (bounded) until the consumer has yielded it: events arrive while
+      // the iterator runs, not in a last pass after the abort.
+      const seenBeforeAbort: number[] = [];
       for (let round = 0; round < 30; round++) {
         w.emit(Tick, { n: round });
-        await new Promise((r) => setTimeout(r, 3));
+        for (let waited = 0; got.length <= round && waited < 2_000; waited += 2) await new Promise((r) => setTimeout(r, 2));
+        seenBeforeAbort.push(got.length);
       }
+      expect(seenBeforeAbort).toEqual([...Array(30).keys()].map((n) => n + 1));
       expect(EventEmitter.getEventListeners(controller.signal, 'abort').length).toBeLessThanOrEqual(1);
       controller.abort();
       await consuming;

@@ -31,67 +31,144 @@ interface CtfPacket {
   readonly events: number;
 }
 
+/** A TSDL type as the metadata declares it: an integer, a floating point, or a string. */
+type TsdlType =
+  | { readonly kind: 'integer'; readonly bits: number; readonly alignBits: number; readonly signed: boolean }
+  | { readonly kind: 'float'; readonly expDig: number; readonly mantDig: number; readonly alignBits: number }
+  | { readonly kind: 'string' };
+
+interface TsdlMember {
+  readonly type: TsdlType;
+  readonly name: string;
+  /** Array length, or undefined for a scalar. */
+  readonly length: number | undefined;
+}
+
+/** The `typealias ... := name;` declarations of the metadata, by name. */
+function tsdlTypes(metadata: string): Map<string, TsdlType> {
+  const types = new Map<string, TsdlType>([['string', { kind: 'string' }]]);
+  const attr = (body: string, key: string): string | undefined => new RegExp(`\\b${key} = ([^;]+);`).exec(body)?.[1]?.trim();
+  for (const m of metadata.matchAll(/typealias (integer|floating_point) \{([^}]*)\} := (\w+);/g)) {
+    const body = m[2]!;
+    const alignBits = Number(attr(body, 'align') ?? '1');
+    if (m[1] === 'integer') {
+      types.set(m[3]!, { kind: 'integer', bits: Number(attr(body, 'size')), alignBits, signed: attr(body, 'signed') === 'true' });
+    } else {
+      types.set(m[3]!, { kind: 'float', expDig: Number(attr(body, 'exp_dig')), mantDig: Number(attr(body, 'mant_dig')), alignBits });
+    }
+  }
+  return types;
+}
+
+/** The members of a `struct { ... }` body, each resolved against the declared types. */
+function tsdlStruct(body: string, types: ReadonlyMap<string, TsdlType>): TsdlMember[] {
+  return [...body.matchAll(/^\s*(\w+) (\w+)(?:\[(\d+)\])?;$/gm)].map((f) => {
+    const type = types.get(f[1]!);
+    if (type === undefined) throw new Error(`metadata uses an undeclared type ${f[1]}`);
+    return { type, name: f[2]!, length: f[3] === undefined ? undefined : Number(f[3]) };
+  });
+}
+
+/** Reads one value of a declared type at `at` of a packet starting at `base`; returns it and where it ends. */
+function readValue(b: Buffer, base: number, at: number, type: TsdlType): [unknown, number] {
+  if (type.kind === 'string') {
+    const nul = b.indexOf(0, at);
+    return [b.subarray(at, nul).toString('utf8'), nul + 1];
+  }
+  // Every alignment here is whole bytes, counted from the packet's start.
+  expect(type.alignBits % 8).toBe(0);
+  const align = type.alignBits / 8;
+  const p = base + Math.ceil((at - base) / align) * align;
+  if (type.kind === 'float') {
+    if (type.expDig === 11 && type.mantDig === 53) return [b.readDoubleLE(p), p + 8];
+    if (type.expDig === 8 && type.mantDig === 24) return [b.readFloatLE(p), p + 4];
+    throw new Error(`floating point ${type.expDig}/${type.mantDig} is not IEEE 754 binary32/64`);
+  }
+  switch (type.bits) {
+    case 8: return [type.signed ? b.readInt8(p) : b.readUInt8(p), p + 1];
+    case 16: return [type.signed ? b.readInt16LE(p) : b.readUInt16LE(p), p + 2];
+    case 32: return [type.signed ? b.readInt32LE(p) : b.readUInt32LE(p), p + 4];
+    case 64: return [type.signed ? b.readBigInt64LE(p) : b.readBigUInt64LE(p), p + 8];
+    default: throw new Error(`integer of ${type.bits} bits`);
+  }
+}
+
+/** Reads a struct's members in order; an array of bytes comes back as a Buffer. */
+function readStruct(b: Buffer, base: number, at: number, members: readonly TsdlMember[]): [Record<string, unknown>, number] {
+  const out: Record<string, unknown> = {};
+  let p = at;
+  for (const m of members) {
+    if (m.length === undefined) {
+      [out[m.name], p] = readValue(b, base, p, m.type);
+      continue;
+    }
+    const items: unknown[] = [];
+    for (let i = 0; i < m.length; i++) {
+      let v: unknown;
+      [v, p] = readValue(b, base, p, m.type);
+      items.push(v);
+    }
+    out[m.name] = Buffer.from(items as number[]);
+  }
+  return [out, p];
+}
+
 /**
- * A reader of what this test needs of CTF 1.8, driven by the metadata text: the trace
- * uuid and byte order, and each event class's fields as TSDL declares them. It reads the
- * stream files against those declarations, not against the writer's code.
+ * A reader of what this test needs of CTF 1.8, driven by the metadata text: the byte order,
+ * the type aliases (widths, signedness, alignment), the packet header, packet context and
+ * event header structs, and each event class's fields. It reads the stream files against
+ * those declarations, not against the writer's code: a wrong declaration misreads them.
  */
 function readCtf(dir: string): { events: CtfEvent[]; packets: CtfPacket[] } {
   const metadata = readFileSync(join(dir, 'metadata'), 'utf8');
   expect(metadata.startsWith('/* CTF 1.8 */')).toBe(true);
   expect(metadata).toMatch(/byte_order = le;/);
   const uuid = /trace \{[^]*?uuid = "([0-9a-f-]{36})";/.exec(metadata)![1]!.replaceAll('-', '');
-  const classes = new Map<number, { name: string; fields: Array<{ type: string; name: string }> }>();
+  const types = tsdlTypes(metadata);
+  const struct = (re: RegExp): TsdlMember[] => tsdlStruct(re.exec(metadata)![1]!, types);
+  const packetHeader = struct(/trace \{[^]*?packet\.header := struct \{([^}]*)\};/);
+  const packetContext = struct(/stream \{[^]*?packet\.context := struct \{([^}]*)\};/);
+  const eventHeader = struct(/stream \{[^]*?event\.header := struct \{([^}]*)\};/);
+  const classes = new Map<number, { name: string; fields: TsdlMember[] }>();
   for (const m of metadata.matchAll(/event \{\s*name = ("(?:[^"\\]|\\.)*");\s*id = (\d+);\s*stream_id = 0;\s*fields := struct \{([^}]*)\};\s*\};/g)) {
-    const fields = [...m[3]!.matchAll(/^\s*(\w+) (\w+);$/gm)].map((f) => ({ type: f[1]!, name: f[2]!.slice(1) })); // readers strip one leading _
-    classes.set(Number(m[2]), { name: unescapeTsdl(m[1]!), fields });
+    classes.set(Number(m[2]), { name: unescapeTsdl(m[1]!), fields: tsdlStruct(m[3]!, types) });
   }
   const events: CtfEvent[] = [];
   const packets: CtfPacket[] = [];
   for (const stream of readdirSync(dir).filter((f) => f !== 'metadata').sort()) {
     const b = readFileSync(join(dir, stream));
     for (let at = 0; at < b.length; ) {
-      expect(b.readUInt32LE(at)).toBe(0xc1fc1fc1);
-      expect(b.subarray(at + 4, at + 20).toString('hex')).toBe(uuid);
-      expect(b.readUInt32LE(at + 20)).toBe(0);
-      const begin = b.readBigUInt64LE(at + 24);
-      const end = b.readBigUInt64LE(at + 32);
-      const contentBits = Number(b.readBigUInt64LE(at + 40));
-      const packetBits = Number(b.readBigUInt64LE(at + 48));
-      const discarded = b.readBigUInt64LE(at + 56);
-      const cpuId = b.readUInt32LE(at + 64);
+      const [header, afterHeader] = readStruct(b, at, at, packetHeader);
+      expect(header['magic']).toBe(0xc1fc1fc1);
+      expect((header['uuid'] as Buffer).toString('hex')).toBe(uuid);
+      expect(header['stream_id']).toBe(0);
+      const [context, afterContext] = readStruct(b, at, afterHeader, packetContext);
+      const begin = context['timestamp_begin'] as bigint;
+      const end = context['timestamp_end'] as bigint;
+      const contentBits = Number(context['content_size']);
+      const packetBits = Number(context['packet_size']);
+      const discarded = context['events_discarded'] as bigint;
+      const cpuId = context['cpu_id'] as number;
       expect(contentBits % 8).toBe(0);
       expect(packetBits).toBeGreaterThanOrEqual(contentBits);
       const stop = at + contentBits / 8;
-      let p = at + 68;
+      let p = afterContext;
       let count = 0;
       let last = begin;
       while (p < stop) {
-        const c = classes.get(b.readUInt32LE(p))!;
+        let eh: Record<string, unknown>;
+        [eh, p] = readStruct(b, at, p, eventHeader);
+        const c = classes.get(eh['id'] as number)!;
         expect(c).toBeDefined();
-        const timestamp = b.readBigUInt64LE(p + 4);
+        const timestamp = eh['timestamp'] as bigint;
         expect(timestamp >= last && timestamp <= end).toBe(true);
         last = timestamp;
-        p += 12;
-        const fields: Record<string, unknown> = {};
-        for (const f of c.fields) {
-          switch (f.type) {
-            case 'uint8_t': fields[f.name] = b.readUInt8(p); p += 1; break;
-            case 'uint16_t': fields[f.name] = b.readUInt16LE(p); p += 2; break;
-            case 'uint32_t': fields[f.name] = b.readUInt32LE(p); p += 4; break;
-            case 'int32_t': fields[f.name] = b.readInt32LE(p); p += 4; break;
-            case 'uint64_t': fields[f.name] = b.readBigUInt64LE(p); p += 8; break;
-            case 'double': fields[f.name] = b.readDoubleLE(p); p += 8; break;
-            case 'string': {
-              const nul = b.indexOf(0, p);
-              fields[f.name] = b.subarray(p, nul).toString('utf8');
-              p = nul + 1;
-              break;
-            }
-            default: throw new Error(`metadata declares an unknown type ${f.type}`);
-          }
-        }
-        events.push({ stream, cpuId, name: c.name, timestamp, fields });
+        let fields: Record<string, unknown>;
+        [fields, p] = readStruct(b, at, p, c.fields);
+        // Readers strip one leading `_` from a field name.
+        const named: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(fields)) named[k.slice(1)] = v;
+        events.push({ stream, cpuId, name: c.name, timestamp, fields: named });
         count++;
       }
       expect(p).toBe(stop); // the content size covers the events exactly

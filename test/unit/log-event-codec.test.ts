@@ -673,10 +673,39 @@ describe('decode fuzz', () => {
       const length = encode(d, values, u8, 8);
       const back = decode(d, u8, 8, length);
       expect(back, `seed ${seed}`).not.toBeNull();
+      expect(back, `seed ${seed}`).toEqual(expectedBack(d, values));
       expect(encodedLength(d, back as never)).toBe(length);
     }
   });
 });
+
+/**
+ * What a round trip gives back: every value as given, except a string, which comes back as
+ * its UTF-8 (a lone surrogate becomes U+FFFD) cut to `maxStringBytes` at a character boundary,
+ * and `truncated` says whether any was cut.
+ */
+function expectedBack(d: EventDescriptor, values: EventValues<FieldSpec>): Record<string, unknown> {
+  const max = d.options.maxStringBytes;
+  const out: Record<string, unknown> = {};
+  let truncated = false;
+  for (const slot of d.layout) {
+    const v = (values as Record<string, unknown>)[slot.name];
+    if (typeof v !== 'string') {
+      out[slot.name] = v;
+      continue;
+    }
+    let bytes = new TextEncoder().encode(v);
+    if (bytes.length > max) {
+      truncated = true;
+      let cut = max;
+      while (cut > 0 && (bytes[cut]! & 0xc0) === 0x80) cut--;
+      bytes = bytes.subarray(0, cut);
+    }
+    out[slot.name] = new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes);
+  }
+  out['truncated'] = truncated;
+  return out;
+}
 
 function randomValues(d: EventDescriptor, random: () => number): EventValues<FieldSpec> {
   const values: Record<string, string | number | bigint | boolean> = {};

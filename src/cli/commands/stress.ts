@@ -84,7 +84,7 @@ export function registerStress(program: Command): void {
             seed,
           }),
         format: formatResult,
-        failed: (r) => r.corrupt !== 0 || r.unaccounted !== 0,
+        failed: (r) => r.corrupt !== 0 || r.unaccounted !== 0 || r.releaseGaveUp !== 0,
       });
     });
   stress
@@ -203,6 +203,7 @@ function formatResult(r: RingStressResult): string {
   );
   lines.push(`NMIs by hook point: ${Object.entries(r.nmisByPoint).map(([k, v]) => `${k} ${count.format(v)}`).join(', ')}`);
   if (r.commitOverrun > 0) lines.push(`commit overruns: ${count.format(r.commitOverrun)} (counted as dropped)`);
+  if (r.releaseGaveUp > 0) lines.push(`WARNING: a writer's commit loop gave up ${count.format(r.releaseGaveUp)} time(s): the commit lags the tail (FAILED)`);
   const ok = r.corrupt === 0 && r.unaccounted === 0;
   lines.push(`check: corrupt ${count.format(r.corrupt)}, unaccounted ${count.format(r.unaccounted)}: ${ok ? 'OK' : 'FAILED'} (seed ${r.seed})`);
   for (const f of r.failures) lines.push(`  ${f}`);
