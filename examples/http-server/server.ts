@@ -1,20 +1,21 @@
 /**
  * A small HTTP server whose request handling runs on worker threads (a piscina pool), each
- * logging one typed event per request through ringtrace; the main thread consumes the log
- * and writes it to a file as JSON lines.
+ * logging one typed event per request through ringtrace; a drain thread writes the log to a
+ * file as JSON lines, so neither the handlers nor the main thread format or write a line.
+ * (The common single-threaded case is single-thread-server.ts.)
  *
  *   npm run build && node dist/examples/http-server/server.js 8080 requests.jsonl
  */
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { EventLog, JsonLinesSink, pipeLog } from '../../src/index.js';
-import { compiledModulePath } from '../../src/worker-path.js';
+import { DrainThread, EventLog } from '../../src/index.js';
 import type { HandlerResult, HandlerTask } from './handler.js';
 
 export interface RunningServer {
   readonly port: number;
-  /** Stops accepting, finishes the requests in flight, flushes the log file, ends every thread. */
+  /** Stops accepting, finishes the requests in flight, flushes the log file, ends every thread. Resolves with the request events written. */
   close(): Promise<number>;
 }
 
@@ -22,14 +23,15 @@ export async function startServer(options: { readonly port?: number; readonly lo
   const threads = options.threads ?? 2;
   const log = EventLog.create({ slots: threads, pagesPerSlot: 64, pageBytes: 8192, mode: 'discard' });
   const pool = new Piscina<HandlerTask, HandlerResult>({
-    filename: compiledModulePath('examples/http-server/handler.js'),
+    // The handler module next to this one (compiled: handler.js).
+    filename: fileURLToPath(new URL('./handler.js', import.meta.url)),
     minThreads: threads,
     maxThreads: threads,
     workerData: { handle: log.handle },
     execArgv: [],
   });
-  const stop = new AbortController();
-  const piping = pipeLog(log, await JsonLinesSink.open(options.logFile), { signal: stop.signal, pollMs: 5 });
+  // Also finishes the log file if the process is killed (SIGTERM from Docker or systemd) or crashes.
+  const drain = await DrainThread.start(log, { sink: { kind: 'jsonl', path: options.logFile } });
   let nextId = 0;
   const server: Server = createServer((req, res) => {
     const task: HandlerTask = { id: nextId++, method: req.method ?? 'GET', path: req.url ?? '/' };
@@ -53,10 +55,10 @@ export async function startServer(options: { readonly port?: number; readonly lo
     async close(): Promise<number> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await pool.destroy();
-      stop.abort();
-      const written = await piping;
+      // Events, not the loss records beside them (there are none unless the ring was full).
+      const { events } = await drain.close();
       await log.close();
-      return written;
+      return events;
     },
   };
 }
@@ -65,5 +67,7 @@ export async function startServer(options: { readonly port?: number; readonly lo
 if (process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/'))) {
   const running = await startServer({ port: Number(process.argv[2] ?? 8080), logFile: process.argv[3] ?? 'requests.jsonl' });
   process.stdout.write(`listening on http://127.0.0.1:${running.port}\n`);
-  process.once('SIGINT', () => void running.close().then((n) => process.stdout.write(`logged ${n} requests\n`)));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void running.close().then((n) => process.stdout.write(`logged ${n} requests\n`)));
+  }
 }

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../../examples/http-server/server.js';
+import { startSingleThreadServer } from '../../examples/http-server/single-thread-server.js';
 
 function request(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -62,6 +63,35 @@ describe('examples/http-server', () => {
         expect(v['bytes']).toBeGreaterThan(0);
         expect(v['micros']).toBeGreaterThanOrEqual(0);
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the single-threaded server logs every request from its main thread through the drain thread', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ringtrace-http1-'));
+    const logFile = join(dir, 'requests.jsonl');
+    const server = await startSingleThreadServer({ logFile });
+    const sent: Array<{ path: string; status: number }> = [];
+    try {
+      for (let batch = 0; batch < 50; batch++) {
+        const paths = Array.from({ length: 20 }, (_, i) => (i % 4 === 0 ? `/missing/${batch}-${i}` : `/items/${batch * 20 + i}`));
+        const replies = await Promise.all(paths.map((p) => request(server.port, p)));
+        replies.forEach((r, i) => {
+          expect(r.status, paths[i]).toBe(paths[i]!.startsWith('/missing/') ? 404 : 200);
+          sent.push({ path: paths[i]!, status: r.status });
+        });
+      }
+    } finally {
+      expect(await server.close()).toBe(1000);
+    }
+    try {
+      const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      // Every request, once, no loss lines, with its path and status, and wall-clock time.
+      expect(lines.map((l) => l['id'] as number)).toEqual([...Array(1000).keys()]);
+      const byPath = new Map(lines.map((l) => [l['path'] as string, l]));
+      for (const s of sent) expect(byPath.get(s.path)?.['status'], s.path).toBe(s.status);
+      for (const l of lines) expect(Math.abs((l['time'] as number) - Date.now())).toBeLessThan(600_000);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
