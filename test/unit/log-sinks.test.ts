@@ -195,6 +195,29 @@ describe('flight recorder', () => {
   });
 });
 
+describe('installFlightRecorder with signals', () => {
+  for (const handled of [false, true]) {
+    it(`dumps on SIGTERM, then the process ends as it would have (${handled ? 'its own handler exits 7' : 'killed by the signal'})`, async () => {
+      const { spawn } = await import('node:child_process');
+      const dir = mkdtempSync(join(tmpdir(), 'ringtrace-'));
+      try {
+        const file = join(dir, 'term.dump');
+        const script = new URL('../fixtures/flight-recorder-signal.mjs', import.meta.url).pathname;
+        const child = spawn(process.execPath, [script, file, ...(handled ? ['handled'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+        child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && child.kill('SIGTERM'));
+        const ended = await new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+        // Before the fix the SIGTERM was swallowed: the process kept running (this test timed out).
+        expect(ended).toEqual(handled ? { code: 7, signal: null } : { code: null, signal: 'SIGTERM' });
+        const ns: number[] = [];
+        loadDump(file).drain((e) => e.kind === 'event' && ns.push(e.values['n'] as number));
+        expect(ns.at(-1)).toBe(49_999);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }, 30_000);
+  }
+});
+
 describe('ringtrace report', () => {
   it('prints the events of a dump and of a binary log; a foreign file is a usage error (exit 2)', async () => {
     const { spawnSync } = await import('node:child_process');
