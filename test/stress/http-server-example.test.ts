@@ -3,7 +3,8 @@ import { get } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer } from '../../examples/http-server/server.js';
+// The compiled example, as an application runs it: its handler threads load handler.js next to it.
+const { startServer } = (await import(new URL('../../dist/examples/http-server/server.js', import.meta.url).href)) as typeof import('../../examples/http-server/server.js');
 import { startSingleThreadServer } from '../../examples/http-server/single-thread-server.js';
 
 function request(port: number, path: string): Promise<{ status: number; body: string }> {
