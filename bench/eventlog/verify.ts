@@ -16,19 +16,7 @@ import { Request, requestMismatch } from './request.js';
 /** An EventLog written through `emit` or `emitRecord`: drained and decoded by the log itself. */
 export function verifyLog(log: EventLog, events: number): string {
   const check = new SequenceCheck(log.stats().slots);
-  log.drain((e) => {
-    switch (e.kind) {
-      case 'event':
-        check.event(e.index, e.name === Request.name ? e.values : null, e.truncated);
-        break;
-      case 'lost':
-        check.lost(e.count, e.cause, e.beforeIndex);
-        break;
-      case 'corrupt':
-        check.fail(`corrupt: ${e.reason}`);
-        break;
-    }
-  });
+  log.drain((e) => check.entry(e));
   return `${check.finish(events)}; decoded by EventLog.drain`;
 }
 
@@ -45,17 +33,7 @@ export function verifyLogSlots(log: EventLog, events: readonly number[], drained
   visit((e) => {
     const check = checks[e.slot];
     if (check === undefined) throw new BenchVerifyError(`an entry of slot ${e.slot}, which the log does not have`);
-    switch (e.kind) {
-      case 'event':
-        check.event(e.index, e.name === Request.name ? e.values : null, e.truncated);
-        break;
-      case 'lost':
-        check.lost(e.count, e.cause, e.beforeIndex);
-        break;
-      case 'corrupt':
-        check.fail(`corrupt: ${e.reason}`);
-        break;
-    }
+    check.entry(e);
   });
   return checks.map((c, i) => `slot ${i}: ${c.finish(events[i]!)}`).join('; ');
 }
@@ -119,6 +97,13 @@ class SequenceCheck {
     if (this.next >= 0 && beforeIndex - count !== this.next) this.fail(`${count} lost before ${beforeIndex}, after event ${this.next - 1}`);
     this.lostCount += count;
     this.next = beforeIndex;
+  }
+
+  /** One log entry: an event, a loss or damage. */
+  entry(e: LogEntry): void {
+    if (e.kind === 'event') this.event(e.index, e.name === Request.name ? e.values : null, e.truncated);
+    else if (e.kind === 'lost') this.lost(e.count, e.cause, e.beforeIndex);
+    else this.fail(`corrupt: ${e.reason}`);
   }
 
   fail(problem: string): void {
