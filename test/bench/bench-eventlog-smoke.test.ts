@@ -77,7 +77,7 @@ describe('ringtrace bench eventlog --quick --json', () => {
 
     // The drain thread: every named result, positive, its file read back and checked.
     const drain = report.drain as Record<string, unknown>[];
-    expect(drain.map((d) => d.name)).toEqual(['drain-binary-1w', 'drain-binary-2w', 'drain-jsonl-1w']);
+    expect(drain.map((d) => d.name)).toEqual(['drain-binary-1w', 'drain-binary-2w', 'drain-jsonl-1w', 'drain-binary-capacity']);
     for (const d of drain) {
       expect(isPositive(d.eventsPerSec) && isPositive(d.emitted), String(d.name)).toBe(true);
       expect(d.lost).toBe((d.emitted as number) - (d.stored as number));
