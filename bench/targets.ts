@@ -1,11 +1,11 @@
 /**
- * A target of a suite, as the issue states it, computed from figures measured in the same
+ * A target of a suite, as docs/BENCHMARKS.md states it, computed from figures measured in the same
  * run and reported met or missed (a missed target is not an error). Every suite's report
  * carries a list of these.
  */
 export interface TargetResult {
   readonly name: string;
-  /** The target as the issue states it. */
+  /** The target, in words (as docs/BENCHMARKS.md states it). */
   readonly description: string;
   /** The measured figure and the bound, in `unit`. */
   readonly measured: number;

@@ -3,7 +3,7 @@ import type { EventLogBenchResult } from './results.js';
 import type { DrainBenchResult } from './drain.js';
 
 /**
- * The issue's targets for the event log, each computed from results measured in the same
+ * The suite's targets for the event log, each computed from results measured in the same
  * run, plus the allocation check as a pass/fail line. They are reported, met or not;
  * nothing in the suite is tuned against them.
  */

@@ -6,7 +6,7 @@ import { traceRate } from './trace-rate.js';
 
 /**
  * The machine suite: the simulated machine's interrupt and tracing costs, each checked
- * after it is timed, then the issue's targets computed from this run's figures. One
+ * after it is timed, then the suite's targets computed from this run's figures. One
  * benchmark runs at a time; each boots its own machines and stops them, also on failure.
  */
 

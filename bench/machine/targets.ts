@@ -2,7 +2,7 @@ import { type TargetResult, judge } from '../targets.js';
 import type { MachineBenchResult } from './results.js';
 
 /**
- * The issue's targets for the machine, computed from this run's results and reported met
+ * The suite's targets for the machine, computed from this run's results and reported met
  * or missed; nothing in the suite is tuned against them.
  */
 export function evaluateMachineTargets(results: readonly MachineBenchResult[]): TargetResult[] {

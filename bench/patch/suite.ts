@@ -7,7 +7,7 @@ import { evaluatePatchTargets } from './targets.js';
 
 /**
  * The patch suite: live-patching operations of every protocol at each size, timed, checked
- * for torn instructions, and the issue's targets computed from this run's figures; then a
+ * for torn instructions, and the suite's targets computed from this run's figures; then a
  * diagnostic (int3-batch at 20,000 sites with the CPUs asleep: the coordinator's own cost)
  * and the int3 handler's shared against per-CPU refcount under a high trap rate. One
  * machine runs at a time; each is stopped (with its coordinator) also on failure.

@@ -2,7 +2,7 @@ import { type TargetResult, judge } from '../targets.js';
 import type { PatchBenchResult } from './results.js';
 
 /**
- * The issue's targets for live patching, computed from this run's results and reported
+ * The suite's targets for live patching, computed from this run's results and reported
  * met or missed; nothing in the suite is tuned against them.
  */
 

@@ -8,7 +8,7 @@ import { type ThreadedMeasurement, ringbufJsThreads, twoThreadsCeiling, twoWrite
 
 /**
  * The ring suite: every ring benchmark in one run, each checked after it is timed,
- * compared side by side, then the issue's targets computed from this run's figures.
+ * compared side by side, then the suite's targets computed from this run's figures.
  *
  * Single-thread benchmarks run one at a time, each in a fresh worker; threaded ones run
  * their workers while the main thread waits. Nothing else of the suite runs meanwhile.

@@ -2,7 +2,7 @@ import { type TargetResult, judge } from '../targets.js';
 import type { BenchResult } from './results.js';
 
 /**
- * The issue's targets, each computed from results measured in the same run. They are
+ * The suite's targets, each computed from results measured in the same run. They are
  * reported, met or not; nothing in the suite is tuned against them.
  */
 export function evaluateTargets(results: readonly BenchResult[]): TargetResult[] {

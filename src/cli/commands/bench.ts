@@ -31,7 +31,7 @@ function writerList(value: string): number[] {
 
 /**
  * `ringtrace bench ring|machine|patch|eventlog|contention [--json] [--quick] [--out <file>] [--plot <dir>]`:
- * a benchmark suite (bench/<suite>/), figures side by side, and the issue's targets met or
+ * a benchmark suite (bench/<suite>/), figures side by side, and the suite's targets met or
  * missed. Exit code 1 when a benchmark fails the check made after timing it; a missed
  * target is reported, not an error.
  */
