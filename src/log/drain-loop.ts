@@ -213,6 +213,18 @@ class EntryOutput implements DrainOutput {
   }
 }
 
+/**
+ * The output of a sink that can be drained synchronously (binary, JSON lines), for the
+ * owner's exit path when the drain thread died: it goes on where the thread stopped (the
+ * reader's state is in the shared memory), appending to the same file. Null for a user's
+ * sink module, whose writes are asynchronous.
+ */
+export function openSyncOutput(log: EventLog, sink: DrainSink): { finish(): void; readonly events: number } | null {
+  if (sink.kind === 'binary') return new PageOutput(log, { ...sink, flags: 'a' });
+  if (sink.kind === 'jsonl') return new JsonLineOutput(log, { ...sink, flags: 'a' });
+  return null;
+}
+
 async function openOutput(log: EventLog, sink: DrainSink): Promise<DrainOutput> {
   if (sink.kind === 'binary') return new PageOutput(log, sink);
   if (sink.kind === 'jsonl') return new JsonLineOutput(log, sink);

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { checkNumberOption, checkOptionNames } from '../option-check.js';
 import { compiledWorkerPath } from '../worker-path.js';
 import { D_COMMAND, D_FLUSHES_DONE, D_FLUSH_REQUESTS, D_STATE, DRAIN_CONTROL_BYTES, DrainCommand, DrainState, readDrainStats, type DrainStats } from './drain-control.js';
-import type { DrainSink, DrainStart } from './drain-loop.js';
+import { openSyncOutput, type DrainSink, type DrainStart } from './drain-loop.js';
 import type { EventLog } from './event-log.js';
 import { onProcessEnd } from './exit-hooks.js';
 
@@ -48,7 +48,11 @@ const sinkKeys: Record<DrainSink['kind'], readonly string[]> = {
  * the drain is flushed and that listener decides).
  */
 export class DrainThread {
+  private readonly log: EventLog;
+  private readonly sink: DrainSink;
   private readonly worker: Worker;
+  /** The drain thread's id, kept: a worker's own `threadId` reads -1 once it has stopped. */
+  private readonly threadId: number;
   private readonly control: SharedArrayBuffer;
   private readonly ctl: Int32Array;
   private readonly exitTimeoutMs: number;
@@ -58,8 +62,11 @@ export class DrainThread {
   private readonly exited: Promise<void>;
   private closing: Promise<DrainStats> | null = null;
 
-  private constructor(worker: Worker, control: SharedArrayBuffer, exitTimeoutMs: number) {
+  private constructor(log: EventLog, sink: DrainSink, worker: Worker, control: SharedArrayBuffer, exitTimeoutMs: number) {
+    this.log = log;
+    this.sink = sink;
     this.worker = worker;
+    this.threadId = worker.threadId;
     this.control = control;
     this.ctl = new Int32Array(control);
     this.exitTimeoutMs = exitTimeoutMs;
@@ -90,7 +97,7 @@ export class DrainThread {
     const worker = new Worker(compiledWorkerPath('log-drain'), { workerData: start, execArgv: [] });
     // The drain never keeps a process alive; the exit hook finishes it.
     worker.unref();
-    const drain = new DrainThread(worker, control, exitTimeoutMs);
+    const drain = new DrainThread(log, sink, worker, control, exitTimeoutMs);
     try {
       await drain.whileAlive(() => drain.untilStarted(startTimeoutMs));
     } catch (err) {
@@ -162,6 +169,8 @@ export class DrainThread {
       this.removeExitHooks();
       this.command(DrainCommand.finish);
       await this.whileAlive(() => this.exited);
+      // A drain thread that died (not one whose sink failed) is finished from here.
+      if (this.failure === null && Atomics.load(this.ctl, D_STATE >> 2) !== DrainState.finished) this.rescue();
       this.throwIfFailed();
       if (Atomics.load(this.ctl, D_STATE >> 2) !== DrainState.finished) throw new Error('the drain thread stopped before it finished');
       return this.stats();
@@ -171,7 +180,12 @@ export class DrainThread {
 
   /** Finishes the drain from an exit path: blocks this thread (bounded) until the sink is closed. */
   private finishSync(): void {
-    if (!this.running()) return;
+    const state = Atomics.load(this.ctl, D_STATE >> 2);
+    if (state === DrainState.finished) return;
+    if (state !== DrainState.running || this.hasExited) {
+      this.rescue();
+      return;
+    }
     this.command(DrainCommand.finish);
     const deadline = performance.now() + this.exitTimeoutMs;
     for (let state = Atomics.load(this.ctl, D_STATE >> 2); state === DrainState.running; state = Atomics.load(this.ctl, D_STATE >> 2)) {
@@ -182,6 +196,23 @@ export class DrainThread {
       }
       Atomics.wait(this.ctl, D_STATE >> 2, DrainState.running, left);
     }
+  }
+
+  /**
+   * The drain thread died before it finished: drain what it had not reached from this
+   * thread, synchronously (the ring is shared memory and the reader's state is in it).
+   * What the thread had taken out of the ring but not yet written is gone; it writes after
+   * every pass, so that is at most one pass.
+   */
+  private rescue(): void {
+    if (!this.log.ring.reclaimReader(this.threadId) && Atomics.load(this.ctl, D_STATE >> 2) === DrainState.finished) return;
+    const output = openSyncOutput(this.log, this.sink);
+    if (output === null) {
+      process.stderr.write('ringtrace: the drain thread died and its sink is a module: the events it had not written are lost\n');
+      return;
+    }
+    output.finish();
+    Atomics.store(this.ctl, D_STATE >> 2, DrainState.finished);
   }
 
   private running(): boolean {

@@ -356,6 +356,17 @@ export class RingReader {
     this.checkedOptions = options;
   }
 
+  /**
+   * Where this reader stands in a CPU's stream: the index of the next event it will take,
+   * the seq of the page it holds and its offset there (-1 if it is skipping a damaged
+   * page). A drain that takes over from another records it, so a page half copied by the
+   * one is continued by the other.
+   */
+  position(cpu: number): { readonly nextIndex: number; readonly pageSeq: number; readonly offset: number } {
+    const c = this.ctl[cpu]!;
+    return { nextIndex: this.f64[(c + C_NEXT_INDEX) >> 3]!, pageSeq: this.f64[(c + C_READ_SEQ) >> 3]! - 1, offset: this.i32[(c + C_READ_OFFSET) >> 2]! };
+  }
+
   /** Gives the reader role back. */
   close(): void {
     if (this.closed) return;

@@ -245,6 +245,17 @@ export class RingBuffer {
    * whatever write it died in (`CpuWriter.abandonInFlight`) and releases the claim. Returns
    * the CPUs freed. Only for a thread that can no longer run.
    */
+  /**
+   * Frees the reader role of a thread that can no longer run (a drain thread that died),
+   * so another reader can go on where it stopped: the reader's state is in the shared
+   * memory. Returns whether that thread held the role.
+   */
+  reclaimReader(threadId: number): boolean {
+    const token = threadId + 1;
+    // Pairs with the compareExchange that claimed the role in reader().
+    return Atomics.compareExchange(this.view.i32, G_READER_OWNER >> 2, token, 0) === token;
+  }
+
   reclaimWriters(threadId: number): number[] {
     const view = this.view;
     const token = threadId + 1;

@@ -43,6 +43,12 @@ export class PageDrain implements PageCopyVisitor {
       epochMs: Date.now() - (hrtimeOriginNs() - originNs) / 1e6,
       description,
     });
+    // Where each CPU's stream is taken up (from its first event, or where a drain before
+    // this one stopped, maybe part way through a page).
+    for (let cpu = 0; cpu < c.cpus; cpu++) {
+      const at = reader.position(cpu);
+      file.resume(cpu, at.nextIndex, at.pageSeq, at.offset);
+    }
   }
 
   /** One pass over every CPU buffer. Returns the events copied. */

@@ -31,6 +31,9 @@ import type { LossCause } from '../ring/reader.js';
  *                  | UTF-8 reason
  * kind 6 end       u32 cpus | per CPU, six f64: written, entries, overrun, dropped, read,
  *                  lost to corruption (the ring's counters when the drain stopped)
+ * kind 7 resume    u16 cpu | u16 0 | u32 check | f64 next index | f64 page seq | i32 offset
+ *                  | u32 0 (where the drain took the CPU's stream up: a drain that goes on
+ *                  from another, its first chunk may continue a page the other began)
  * ```
  *
  * The check words cover the record's other fixed fields (`fieldsCheck`), so damage to a
@@ -44,7 +47,7 @@ import type { LossCause } from '../ring/reader.js';
 export const TRACE_MAGIC = 'RTTRACE\n';
 export const TRACE_VERSION = 1;
 
-export const RecordType = { segment: 1, schema: 2, chunk: 3, lost: 4, corrupt: 5, end: 6 } as const;
+export const RecordType = { segment: 1, schema: 2, chunk: 3, lost: 4, corrupt: 5, end: 6, resume: 7 } as const;
 
 export const RECORD_HEAD_BYTES = 8;
 /** Segment body: fixed part before the description. */
@@ -71,6 +74,11 @@ export const K_HEADER = CHUNK_FIXED_BYTES;
 export const LOST_BYTES = 24;
 export const L_CHECK = 4;
 export const CORRUPT_FIXED_BYTES = 16;
+export const RESUME_BYTES = 32;
+export const R_CHECK = 4;
+export const R_NEXT_INDEX = 8;
+export const R_PAGE_SEQ = 16;
+export const R_OFFSET = 24;
 /** Counters per CPU in an end record. */
 export const END_COUNTERS = ['written', 'entries', 'overrun', 'dropped', 'read', 'lostToCorruption'] as const;
 export const NO_CPU = 0xffff;
@@ -206,6 +214,20 @@ export class TraceFileWriter {
     b.writeDoubleLE(pageSeq, body + 8);
     text.copy(b, body + CORRUPT_FIXED_BYTES);
     this.end(CORRUPT_FIXED_BYTES + text.length);
+  }
+
+  /** Where the drain takes a CPU's stream up (see the byte map). */
+  resume(cpu: number, nextIndex: number, pageSeq: number, offset: number): void {
+    const body = this.begin(RecordType.resume, RESUME_BYTES);
+    const b = this.buf;
+    b.writeUInt16LE(cpu, body);
+    b.writeUInt16LE(0, body + 2);
+    b.writeDoubleLE(nextIndex, body + R_NEXT_INDEX);
+    b.writeDoubleLE(pageSeq, body + R_PAGE_SEQ);
+    b.writeInt32LE(offset, body + R_OFFSET);
+    b.writeUInt32LE(0, body + R_OFFSET + 4);
+    b.writeInt32LE(fieldsCheck(b, body, RESUME_BYTES, R_CHECK), body + R_CHECK);
+    this.end(RESUME_BYTES);
   }
 
   /** The closing record of a segment: the ring's counters per CPU when the drain stopped. */

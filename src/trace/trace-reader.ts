@@ -19,6 +19,11 @@ import {
   L_CHECK,
   NO_CPU,
   RECORD_HEAD_BYTES,
+  RESUME_BYTES,
+  R_CHECK,
+  R_NEXT_INDEX,
+  R_OFFSET,
+  R_PAGE_SEQ,
   RecordType,
   SEGMENT_FIXED_BYTES,
   S_CLOCK,
@@ -159,7 +164,7 @@ export class TraceFileReader {
       const bytes = f.readUInt32LE(at + 4);
       const body = at + RECORD_HEAD_BYTES;
       const next = body + ((bytes + 7) & ~7);
-      if (body + bytes > f.length || kind < RecordType.segment || kind > RecordType.end) {
+      if (body + bytes > f.length || kind < RecordType.segment || kind > RecordType.resume) {
         // A process killed while writing leaves the last record short; a damaged header
         // has a length that cannot be trusted. Look for the next record that checks out.
         const resume = this.resync(at + 8);
@@ -196,13 +201,18 @@ export class TraceFileReader {
           }
           (part.segment as { end: number[][] | null }).end = end;
         }
-      } else if ((kind === RecordType.chunk && bytes >= CHUNK_FIXED_BYTES + PAGE_HEADER_BYTES) || (kind === RecordType.lost && bytes === LOST_BYTES) || (kind === RecordType.corrupt && bytes >= CORRUPT_FIXED_BYTES)) {
+      } else if (
+        (kind === RecordType.chunk && bytes >= CHUNK_FIXED_BYTES + PAGE_HEADER_BYTES) ||
+        (kind === RecordType.lost && bytes === LOST_BYTES) ||
+        (kind === RecordType.corrupt && bytes >= CORRUPT_FIXED_BYTES) ||
+        (kind === RecordType.resume && bytes === RESUME_BYTES)
+      ) {
         const cpu = f.readUInt16LE(body + K_CPU);
         if (kind === RecordType.corrupt && cpu === NO_CPU) part.items[0]?.push(at);
         else if (cpu < part.items.length) part.items[cpu]!.push(at);
         else this.damage.push({ at, reason: `record of kind ${kind} names CPU ${cpu}; the segment has ${part.items.length}` });
       } else {
-        this.damage.push({ at, reason: kind >= RecordType.segment && kind <= RecordType.end ? `record of kind ${kind} has an impossible length ${bytes}` : `unknown record kind ${kind} (${bytes} bytes skipped)` });
+        this.damage.push({ at, reason: kind >= RecordType.segment && kind <= RecordType.resume ? `record of kind ${kind} has an impossible length ${bytes}` : `unknown record kind ${kind} (${bytes} bytes skipped)` });
       }
       if (kind === RecordType.segment) orphans = 0;
       at = next;
@@ -229,6 +239,7 @@ export class TraceFileReader {
         if (f.readInt32LE(body + K_CHECK) === fieldsCheck(f, body, CHUNK_FIXED_BYTES, K_CHECK) && header[P_CHECK >> 2] === pageHeaderCheck(header64, header, 0)) return p;
       } else if (kind === RecordType.lost && bytes === LOST_BYTES && f.readInt32LE(body + L_CHECK) === fieldsCheck(f, body, LOST_BYTES, L_CHECK)) return p;
       else if (kind === RecordType.segment && bytes >= SEGMENT_FIXED_BYTES && f.readUInt32LE(body + S_VERSION) === TRACE_VERSION) return p;
+      else if (kind === RecordType.resume && bytes === RESUME_BYTES && f.readInt32LE(body + R_CHECK) === fieldsCheck(f, body, RESUME_BYTES, R_CHECK)) return p;
       else if (kind === RecordType.end && bytes >= 4 && bytes === 4 + f.readUInt32LE(body) * END_COUNTERS.length * 8) return p;
     }
     return f.length;
@@ -377,7 +388,8 @@ class SegmentMerge {
       const at = items[c.item++]!;
       const kind = f.readUInt32LE(at);
       const body = at + RECORD_HEAD_BYTES;
-      if (kind === RecordType.lost) this.lost(cpu, c, body, visitor);
+      if (kind === RecordType.resume) this.resume(cpu, c, body, visitor);
+      else if (kind === RecordType.lost) this.lost(cpu, c, body, visitor);
       else if (kind === RecordType.corrupt) this.corrupt(body, f.readUInt32LE(at + 4), visitor);
       else this.chunk(cpu, c, at, body, f.readUInt32LE(at + 4), visitor);
     }
@@ -431,6 +443,25 @@ class SegmentMerge {
     c.rec = c.to;
     c.left = 0;
     c.chunkSeq = -1;
+  }
+
+  /** Where the drain took the stream up: the next index, and a page it may continue. */
+  private resume(cpu: number, c: CpuCursor, body: number, visitor: TraceVisitor): void {
+    const f = this.file;
+    const next = f.readDoubleLE(body + R_NEXT_INDEX);
+    const pageSeq = f.readDoubleLE(body + R_PAGE_SEQ);
+    const offset = f.readInt32LE(body + R_OFFSET);
+    if (f.readInt32LE(body + R_CHECK) !== fieldsCheck(f, body, RESUME_BYTES, R_CHECK) || !Number.isSafeInteger(next) || next < 0) {
+      visitor.corrupt?.({ cpu, pageSeq: -1, offset: -1, reason: `resume record at byte ${body - RECORD_HEAD_BYTES} is damaged; where the stream starts is unknown` });
+      c.expected = NaN;
+      return;
+    }
+    c.expected = next;
+    // A page the drain before this one began: its next chunk continues it from `offset`.
+    if (offset > PAGE_HEADER_BYTES && Number.isSafeInteger(pageSeq)) {
+      c.chunkSeq = pageSeq;
+      c.chunkEnd = offset;
+    }
   }
 
   private lost(cpu: number, c: CpuCursor, body: number, visitor: TraceVisitor): void {
