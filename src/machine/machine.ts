@@ -12,16 +12,16 @@ import { interruptPointNames, type SyncResult } from './interrupts.js';
 import { MachineMemory } from './machine-memory.js';
 import { NmiEntryMode } from './patch-area.js';
 import type { NmiSourceResult, NmiSourceStart } from './nmi-source.js';
-import { FUNCTION_ENTRY_BYTES, MachineEvent } from './tracer.js';
+import { FUNCTION_ENTRY_BYTES, MachineEvent } from './trace-events.js';
 import type { StreamFormat } from '../check/stream-payload.js';
 import { checkNumberOption } from '../option-check.js';
 
-/** The machine's trace: one stream per context level, plus fault events. */
+/** The machine's trace: one stream per context level, plus NMI, int3 and fault events. */
 export const MACHINE_FORMAT: StreamFormat = {
   typeBase: MachineEvent.functionEntry,
   streams: 3,
   payloadBytes: FUNCTION_ENTRY_BYTES,
-  otherTypes: [MachineEvent.fault],
+  otherTypes: [MachineEvent.nmiEnter, MachineEvent.nmiExit, MachineEvent.int3, MachineEvent.fault],
 };
 
 export interface MachineOptions {
