@@ -12,7 +12,7 @@ import { interruptPointNames, type SyncResult } from './interrupts.js';
 import { MachineMemory } from './machine-memory.js';
 import { NmiEntryMode } from './patch-area.js';
 import type { NmiSourceResult, NmiSourceStart } from './nmi-source.js';
-import { FUNCTION_ENTRY_BYTES, MachineEvent, machineSchemas, symbolTable, type SymbolTable } from './trace-events.js';
+import { FUNCTION_ENTRY_BYTES, MachineEvent, globRegExp, machineSchemas, symbolTable, Symbols, type SymbolTable } from './trace-events.js';
 import { DrainThread } from '../log/drain-thread.js';
 import { TraceFileReader } from '../trace/trace-reader.js';
 import type { StreamFormat } from '../check/stream-payload.js';
@@ -60,6 +60,8 @@ export interface MachineOptions {
   readonly nmiEntry?: NmiEntryMode;
   /** Mark every site the NMI handler runs notrace (the thread's mitigation). Defaults to false. */
   readonly notraceNmiSites?: boolean;
+  /** Sites whose names (trace-events.ts) match these globs (`rcu_*,kfree_*`) are notrace, on top of `notraceFraction`. */
+  readonly notrace?: string;
   /** Fault injection for tests: this CPU throws after this many workload steps, counted once every CPU runs. */
   readonly crash?: { readonly cpu: number; readonly afterSteps: number };
   /**
@@ -109,6 +111,8 @@ export interface MachineReport {
   readonly nmisAt: Record<string, number>;
   readonly faultLog: FaultRecord[];
   readonly failures: string[];
+  /** Per CPU: events attempted, read, lost by cause, NMIs taken, deepest write nesting. */
+  readonly perCpu: ReadonlyArray<{ readonly cpu: number; readonly events: number; readonly read: number; readonly overrun: number; readonly dropped: number; readonly nmis: number; readonly maxNesting: number }>;
   /** The trace file written (`record`), its size and what its drain took out of the ring, or null. */
   readonly recorded: { readonly path: string; readonly bytes: number; readonly events: number; readonly lost: number } | null;
 }
@@ -145,6 +149,7 @@ export interface MachineConfig {
   readonly notraceNmiSites: boolean;
   readonly crash: { readonly cpu: number; readonly afterSteps: number } | null;
   readonly record: { readonly path: string } | null;
+  readonly notrace: RegExp | null;
 }
 
 /** Validates options eagerly (before any thread starts) and fills in the documented defaults, once. */
@@ -180,6 +185,7 @@ export function resolveMachineOptions(options: MachineOptions = {}): MachineConf
     notraceNmiSites: options.notraceNmiSites === true,
     crash: options.crash ?? null,
     record: checkRecord(options.record),
+    notrace: options.notrace === undefined ? null : globRegExp(options.notrace),
   };
 }
 
@@ -277,6 +283,10 @@ export class Machine {
       for (const site of config.nmiSites) memory.code.initialiseSite(site, false, true);
     }
     const symbols = symbolTable(config.sites, config.seed, config.nmiSites, config.tracerSites);
+    if (config.notrace !== null) {
+      const names = new Symbols(symbols);
+      for (let site = 0; site < config.sites; site++) if (config.notrace.test(names.name(site))) memory.code.initialiseSite(site, false, true);
+    }
     let drain: DrainThread | null = null;
     if (config.record !== null) {
       const description: MachineTraceDescription = { producer: 'ringtrace machine', seed: config.seed, cpus: config.cpus, sites: config.sites, symbols };
@@ -390,6 +400,7 @@ export class Machine {
       nmisAt,
       faultLog: results.flatMap((r) => r.faults).slice(0, FAULT_LOG_LIMIT),
       failures,
+      perCpu: rec.perCpu.map((c) => ({ cpu: c.cpu, events: c.written, read: c.read, overrun: c.overrun, dropped: c.dropped, nmis: counters[c.cpu]!.nmisTaken, maxNesting: stats[c.cpu]!.maxNesting })),
       recorded,
     };
   }
