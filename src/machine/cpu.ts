@@ -335,7 +335,7 @@ export class Cpu implements PatchingCpu, TracingCpu {
 
   /**
    * An NMI or int3 event (trace-events.ts): `nmi_enter` / `nmi_exit` carry the interrupt
-   * point as a u8 at 0; `int3` the site as a u32 at 0 and whether it was handled as a u8 at 4.
+   * point as a u8 at 0; `int3` the site as a u32 at 0, the context and whether it was handled as u8s at 4 and 5.
    */
   private writeSmall(type: number, bytes: number, a: number, b: number): void {
     this.otherEvents++;
@@ -344,8 +344,9 @@ export class Cpu implements PatchingCpu, TracingCpu {
     if (at < 0) return;
     if (type === MachineEvent.int3) {
       w.i32[at >> 2] = a;
-      w.u8[at + 4] = b;
-      w.u8[at + 5] = 0; // flags
+      w.u8[at + 4] = this.context;
+      w.u8[at + 5] = b;
+      w.u8[at + 6] = 0; // flags
     } else {
       w.u8[at] = a;
       w.u8[at + 1] = 0; // flags

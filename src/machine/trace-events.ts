@@ -17,8 +17,9 @@ import { prng } from '../prng.js';
  * 8   hash     u32
  * 12  check    u32                     int3 (0x4620)
  * 16  site     u32                     0   site     u32
- * 20  context  u32  0 . 1 h 2 N        4   handled  u8   1: the patch area's handler took it
- * 24  parent   i32  caller site, -1    5   flags    u8
+ * 20  context  u32  0 . 1 h 2 N        4   context  u8
+ * 24  parent   i32  caller site, -1    5   handled  u8   1: the patch area's handler took it
+ *                                      6   flags    u8
  * 28  flags    u8
  *                                      fault (0x46f0)
  *                                      0   site  u32, 4 context u32, 8 bytes u32 (first four), 12 byte4 u8, 13 flags u8
@@ -36,7 +37,7 @@ export const MachineEvent = {
 export const functionEvent = defineEvent('function', { seq: 'u32', tag: 'u32', hash: 'u32', check: 'u32', site: 'u32', context: 'u32', parent: 'i32' });
 export const nmiEnterEvent = defineEvent('nmi_enter', { point: 'u8' });
 export const nmiExitEvent = defineEvent('nmi_exit', { point: 'u8' });
-export const int3Event = defineEvent('int3', { site: 'u32', handled: 'u8' });
+export const int3Event = defineEvent('int3', { site: 'u32', context: 'u8', handled: 'u8' });
 export const faultEvent = defineEvent('fault', { site: 'u32', context: 'u32', bytes: 'u32', byte4: 'u8' });
 
 /** Payload bytes of each event (the schema's fixed part: no strings). */
@@ -60,7 +61,8 @@ const expected: Array<[EventDescriptor, string, number]> = [
   [nmiEnterEvent, 'point', 0],
   [nmiExitEvent, 'point', 0],
   [int3Event, 'site', 0],
-  [int3Event, 'handled', 4],
+  [int3Event, 'context', 4],
+  [int3Event, 'handled', 5],
   [faultEvent, 'site', 0],
   [faultEvent, 'context', 4],
   [faultEvent, 'bytes', 8],
@@ -69,7 +71,7 @@ const expected: Array<[EventDescriptor, string, number]> = [
 for (const [d, field, at] of expected) {
   if (offsetOf(d, field) !== at) throw new Error(`machine trace: ${d.name}.${field} is at ${offsetOf(d, field)}, the CPUs write it at ${at}`);
 }
-if (functionEvent.flagsOffset !== 28 || nmiEnterEvent.flagsOffset !== 1 || int3Event.flagsOffset !== 5 || faultEvent.flagsOffset !== 13) {
+if (functionEvent.flagsOffset !== 28 || nmiEnterEvent.flagsOffset !== 1 || int3Event.flagsOffset !== 6 || faultEvent.flagsOffset !== 13) {
   throw new Error('machine trace: a flags byte moved; the CPUs write it at the old offset');
 }
 
