@@ -99,7 +99,7 @@ export function reportMachineTrace(reader: TraceFileReader, options: MachineRepo
             fields = Object.entries(values).map(([k, x]) => `${k}=${String(x)}`).join(' ');
         }
         if (options.json === true) {
-          emit(JSON.stringify({ ts: v.timestamp, cpu: v.cpu, context: MARK[context] ?? '?', event: d.name, text: fields, ...values }));
+          emit(JSON.stringify({ ts: v.timestamp, cpu: v.cpu, context: MARK[context] ?? '?', event: d.name, text: fields, fields: values }));
         } else {
           emit(`${cpuText(v.cpu)} ${MARK[context] ?? '?'} ${timeOf(v.timestamp)}: ${d.name}: ${fields}`);
         }

@@ -20,6 +20,7 @@ interface RunFlags {
   readonly notrace?: string;
   readonly mode: ModeName;
   readonly clock: ClockName;
+  readonly bufferKb: number;
   readonly seed?: number;
   readonly out: string;
   readonly json?: boolean;
@@ -82,6 +83,7 @@ export function registerRun(program: Command): void {
     .option('--filter <globs>', "the functions the filter keeps traced, like set_ftrace_filter (comma-separated globs of *, ?)", 'sched_*,vfs_*')
     .option('--notrace <globs>', 'functions never traced, like set_ftrace_notrace (comma-separated globs)')
     .option('--mode <m>', 'ring mode: overwrite (lose the oldest) or discard (drop the newest)', oneOf<ModeName>(['overwrite', 'discard']), 'overwrite')
+    .option('--buffer-kb <n>', 'ring buffer per CPU, KiB (4 KiB pages), like trace-cmd -b', integerIn(8, 1 << 20), 2048)
     .option('--clock <c>', 'trace clock', oneOf<ClockName>(['hrtime', 'counter', 'coarse']), 'hrtime')
     .option('--seed <x>', 'seed of everything random (default: random, printed)', integerIn(0, 2 ** 32 - 1))
     .option('--out <file>', 'the trace file written', 'ringtrace.dat')
@@ -114,7 +116,7 @@ async function runMachine(flags: RunFlags): Promise<RunSummary> {
     nmiPerSecond: flags.nmiRate,
     nmiEntry: protocols[flags.protocol].nmiEntry,
     ...(flags.notrace === undefined ? {} : { notrace: flags.notrace }),
-    ring: { mode: flags.mode, clock: flags.clock, pagesPerCpu: 512 },
+    ring: { mode: flags.mode, clock: flags.clock, pagesPerCpu: Math.floor(flags.bufferKb / 4), pageBytes: 4096 },
     record: { path: flags.out },
   });
   const booted = performance.now();
