@@ -37,7 +37,7 @@ class OutputClosed extends Error {}
  */
 export function reportMachineTrace(reader: TraceFileReader, options: MachineReportOptions, write: (text: string) => boolean): void {
   const names = options.events === undefined ? null : new Set(options.events.split(',').map((s) => s.trim()));
-  const known = ['function', 'nmi_enter', 'nmi_exit', 'int3', 'fault'];
+  const known = ['function', 'nmi_enter', 'nmi_exit', 'int3', 'patch_phase', 'fault'];
   for (const n of names ?? []) if (!known.includes(n)) throw new UsageError(`--events: unknown event ${JSON.stringify(n)} (known: ${known.join(', ')})`);
   const filter = options.filter === undefined ? null : globRegExp(options.filter);
   const cpuWanted = options.cpu ?? -1;
@@ -88,6 +88,9 @@ export function reportMachineTrace(reader: TraceFileReader, options: MachineRepo
           case 'nmi_enter':
           case 'nmi_exit':
             fields = `at ${interruptPointNames[values['point'] as number] ?? String(values['point'])}`;
+            break;
+          case 'patch_phase':
+            fields = `op ${values['op'] as number}: ${values['what'] as string} (${count.format(values['sites'] as number)} sites)`;
             break;
           case 'int3':
             fields = `${name(site!)} ${values['handled'] === 1 ? 'handled' : 'NOT handled'}`;

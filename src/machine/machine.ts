@@ -2,7 +2,7 @@ import { Piscina } from 'piscina';
 import { prng } from '../prng.js';
 import type { ClockName, ModeName } from '../ring/layout.js';
 import type { RingReader } from '../ring/reader.js';
-import { StreamVerifier, reconcile, type Reconciliation } from '../check/stream-verifier.js';
+import { StreamVerifier, reconcile, type Reconciliation, type StreamWriterCounts } from '../check/stream-verifier.js';
 import { compiledWorkerPath } from '../worker-path.js';
 import type { CpuResult, CpuStart } from './cpu-task.js';
 import { FAULT_LOG_LIMIT, type FaultRecord } from './cpu.js';
@@ -23,7 +23,7 @@ export const MACHINE_FORMAT: StreamFormat = {
   typeBase: MachineEvent.functionEntry,
   streams: 3,
   payloadBytes: FUNCTION_ENTRY_BYTES,
-  otherTypes: [MachineEvent.nmiEnter, MachineEvent.nmiExit, MachineEvent.int3, MachineEvent.fault],
+  otherTypes: [MachineEvent.nmiEnter, MachineEvent.nmiExit, MachineEvent.int3, MachineEvent.patchPhase, MachineEvent.fault],
 };
 
 export interface MachineOptions {
@@ -80,6 +80,8 @@ export interface MachineTraceDescription {
   readonly cpus: number;
   readonly sites: number;
   readonly symbols: SymbolTable;
+  /** The ring buffer that holds the coordinator's patch phases. */
+  readonly coordinatorTrack: number;
 }
 
 export interface MachineReport {
@@ -111,7 +113,7 @@ export interface MachineReport {
   readonly nmisAt: Record<string, number>;
   readonly faultLog: FaultRecord[];
   readonly failures: string[];
-  /** Per CPU: events attempted, read, lost by cause, NMIs taken, deepest write nesting. */
+  /** Per CPU (and the coordinator's track, after them, when recorded): events attempted, read, lost by cause, NMIs taken, deepest write nesting. */
   readonly perCpu: ReadonlyArray<{ readonly cpu: number; readonly events: number; readonly read: number; readonly overrun: number; readonly dropped: number; readonly nmis: number; readonly maxNesting: number }>;
   /** The trace file written (`record`), its size and what its drain took out of the ring, or null. */
   readonly recorded: { readonly path: string; readonly bytes: number; readonly events: number; readonly lost: number } | null;
@@ -239,7 +241,7 @@ export class Machine {
       execArgv: [],
       atomics: 'disabled',
     });
-    this.verifier = new StreamVerifier(cpus, MACHINE_FORMAT);
+    this.verifier = new StreamVerifier(memory.ring.config.cpus, MACHINE_FORMAT);
     if (drain === null) {
       // The reader consumes in the main thread, page by page, while the CPUs run.
       const reader = memory.ring.reader();
@@ -277,7 +279,8 @@ export class Machine {
   /** Boots the machine and returns once every CPU runs. Options are validated. */
   static async start(options: MachineOptions = {}): Promise<Machine> {
     const config = resolveMachineOptions(options);
-    const memory = MachineMemory.create(config.cpus, config.sites, config.ring, config.nmiEntry);
+    // A recorded machine gives the coordinator a track of its own in the ring.
+    const memory = MachineMemory.create(config.cpus, config.sites, config.ring, config.nmiEntry, config.record !== null);
     layoutCodePage(memory.code, config.seed, config.tracedFraction, config.notraceFraction);
     if (config.notraceNmiSites) {
       for (const site of config.nmiSites) memory.code.initialiseSite(site, false, true);
@@ -289,7 +292,7 @@ export class Machine {
     }
     let drain: DrainThread | null = null;
     if (config.record !== null) {
-      const description: MachineTraceDescription = { producer: 'ringtrace machine', seed: config.seed, cpus: config.cpus, sites: config.sites, symbols };
+      const description: MachineTraceDescription = { producer: 'ringtrace machine', seed: config.seed, cpus: config.cpus, sites: config.sites, symbols, coordinatorTrack: memory.coordinatorTrack };
       // The drain takes the reader role before any CPU writes; the machine's stop finishes it.
       drain = await DrainThread.startRing(memory.ring, machineSchemas(), description, {
         sink: { kind: 'binary', path: config.record.path, flags: 'w' },
@@ -367,7 +370,14 @@ export class Machine {
   private report(results: CpuResult[], source: NmiSourceResult, recorded: MachineReport['recorded']): MachineReport {
     const memory = this.memory;
     const stats = memory.ring.stats();
-    const rec: Reconciliation = reconcile(this.verifier.summary(), results, stats);
+    const writers: StreamWriterCounts[] = [...results];
+    const track = memory.coordinatorTrack;
+    if (track >= 0) {
+      // The coordinator's thread is gone by now; its writes are counted by the ring it wrote to.
+      const st = stats[track]!;
+      writers.push({ cpu: track, attempts: [], stored: [], nmis: 0, others: st.written, othersStored: st.written - st.dropped });
+    }
+    const rec: Reconciliation = reconcile(this.verifier.summary(), writers, stats);
     const failures = [...rec.failureLog];
     const counters = [...Array(memory.cpus).keys()].map((cpu) => memory.irq.counters(cpu));
     const sum = <T>(xs: T[], f: (x: T) => number): number => xs.reduce((a, x) => a + f(x), 0);
@@ -400,7 +410,7 @@ export class Machine {
       nmisAt,
       faultLog: results.flatMap((r) => r.faults).slice(0, FAULT_LOG_LIMIT),
       failures,
-      perCpu: rec.perCpu.map((c) => ({ cpu: c.cpu, events: c.written, read: c.read, overrun: c.overrun, dropped: c.dropped, nmis: counters[c.cpu]!.nmisTaken, maxNesting: stats[c.cpu]!.maxNesting })),
+      perCpu: rec.perCpu.map((c) => ({ cpu: c.cpu, events: c.written, read: c.read, overrun: c.overrun, dropped: c.dropped, nmis: counters[c.cpu]?.nmisTaken ?? 0, maxNesting: stats[c.cpu]!.maxNesting })),
       recorded,
     };
   }

@@ -21,6 +21,8 @@ import { prng } from '../prng.js';
  * 24  parent   i32  caller site, -1    5   handled  u8   1: the patch area's handler took it
  *                                      6   flags    u8
  * 28  flags    u8
+ *                                      patch_phase (0x4630, the coordinator's track): op u32, sites u32,
+ *                                      flags u8, then what: u16 length + UTF-8 (up to 64 bytes)
  *                                      fault (0x46f0)
  *                                      0   site  u32, 4 context u32, 8 bytes u32 (first four), 12 byte4 u8, 13 flags u8
  * ```
@@ -31,6 +33,8 @@ export const MachineEvent = {
   nmiEnter: 0x4610,
   nmiExit: 0x4611,
   int3: 0x4620,
+  /** The coordinator's track: one event per phase of a patch operation. */
+  patchPhase: 0x4630,
   fault: 0x46f0,
 } as const;
 
@@ -38,6 +42,8 @@ export const functionEvent = defineEvent('function', { seq: 'u32', tag: 'u32', h
 export const nmiEnterEvent = defineEvent('nmi_enter', { point: 'u8' });
 export const nmiExitEvent = defineEvent('nmi_exit', { point: 'u8' });
 export const int3Event = defineEvent('int3', { site: 'u32', context: 'u8', handled: 'u8' });
+/** Written by the coordinator through the log codec (not a hot path): `what` names the phase (`write int3`, `sync round 2`, `done`). */
+export const patchPhaseEvent = defineEvent('patch_phase', { op: 'u32', sites: 'u32', what: 'string' });
 export const faultEvent = defineEvent('fault', { site: 'u32', context: 'u32', bytes: 'u32', byte4: 'u8' });
 
 /** Payload bytes of each event (the schema's fixed part: no strings). */
@@ -82,6 +88,7 @@ export function machineSchemas(): Array<[number, string]> {
   out.push([MachineEvent.nmiEnter, JSON.stringify(schemaToJson(nmiEnterEvent))]);
   out.push([MachineEvent.nmiExit, JSON.stringify(schemaToJson(nmiExitEvent))]);
   out.push([MachineEvent.int3, JSON.stringify(schemaToJson(int3Event))]);
+  out.push([MachineEvent.patchPhase, JSON.stringify(schemaToJson(patchPhaseEvent))]);
   out.push([MachineEvent.fault, JSON.stringify(schemaToJson(faultEvent))]);
   return out;
 }

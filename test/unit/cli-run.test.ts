@@ -89,12 +89,14 @@ describe('ringtrace run', () => {
     let lost = 0;
     let lostLines = 0;
     /** Per CPU: inside an NMI (true / false), or not known after a loss (null). */
-    const inNmi: Array<boolean | null> = [false, false];
-    const perCpu = [0, 0];
+    const inNmi: Array<boolean | null> = [false, false, false];
+    const perCpu = [0, 0, 0];
+    const done: Array<{ op: number; sites: number }> = [];
     for (const line of r.stdout.trimEnd().split('\n')) {
       const e = JSON.parse(line) as Record<string, unknown>;
       const cpu = e['cpu'] as number;
-      expect([0, 1]).toContain(cpu);
+      // CPUs 0 and 1, and the coordinator's track after them.
+      expect([0, 1, 2]).toContain(cpu);
       if ('lost' in e) {
         lost += e['lost'] as number;
         lostLines++;
@@ -108,6 +110,7 @@ describe('ringtrace run', () => {
       last = ts;
       switch (e['event']) {
         case 'function': {
+          expect(cpu, line).toBeLessThan(2);
           const f = e['fields'] as { site: number; parent: number; context: number; tag: number };
           const site = f.site;
           expect(e['text'], line).toBe(f.parent >= 0 ? `${names.name(site)} <- ${names.name(f.parent)}` : names.name(site));
@@ -132,7 +135,15 @@ describe('ringtrace run', () => {
           if (inNmi[cpu] !== null) expect(inNmi[cpu], line).toBe(true);
           inNmi[cpu] = false;
           break;
+        case 'patch_phase': {
+          expect(cpu, line).toBe(2);
+          expect(e['context']).toBe('.');
+          const f = e['fields'] as { op: number; sites: number; what: string };
+          if (f.what === 'done') done.push({ op: f.op, sites: f.sites });
+          break;
+        }
         case 'int3':
+          expect(cpu, line).toBeLessThan(2);
           expect(e['text'], line).toBe(`${names.name((e['fields'] as { site: number }).site)} handled`);
           break;
         default:
@@ -143,6 +154,8 @@ describe('ringtrace run', () => {
     expect(perCpu).toEqual(summary.perCpu.map((c) => c.read));
     expect(lost).toBe(summary.overrun + summary.dropped);
     expect(lostLines).toBeGreaterThan(0);
+    // Each operation's phases end with done, with the sites the summary reports (the fifth, empty one collects stale executions).
+    expect(done).toEqual([...summary.patchOps.map((o, i) => ({ op: i + 1, sites: o.sites })), { op: 5, sites: 0 }]);
   });
 
   it('report text, --cpu, --events, --filter, --stats', async () => {

@@ -131,7 +131,7 @@ async function runMachine(flags: RunFlags): Promise<RunSummary> {
   try {
     patcher = await Patcher.start(machine);
     const p = patcher;
-    const started = performance.now();
+    const started = booted;
     const until = async (fraction: number): Promise<void> => {
       const wait = started + fraction * flags.seconds * 1000 - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
@@ -187,7 +187,7 @@ async function runMachine(flags: RunFlags): Promise<RunSummary> {
 function formatRun(s: RunSummary): string {
   const cpus: string[][] = [['cpu', 'events', 'read', 'overrun', 'dropped', 'NMIs', 'nesting']];
   for (const c of s.perCpu) {
-    cpus.push([String(c.cpu), count.format(c.events), count.format(c.read), count.format(c.overrun), count.format(c.dropped), count.format(c.nmis), String(c.maxNesting)]);
+    cpus.push([c.cpu === s.cpus ? 'coordinator' : String(c.cpu), count.format(c.events), count.format(c.read), count.format(c.overrun), count.format(c.dropped), count.format(c.nmis), String(c.maxNesting)]);
   }
   const ops: string[][] = [['operation', 'sites', 'wall ms', 'syncs', 'traps', 'faults']];
   for (const o of s.patchOps) ops.push([o.op, count.format(o.sites), o.wallMs.toFixed(2), String(o.syncRounds), count.format(o.traps), count.format(o.faults)]);
