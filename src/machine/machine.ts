@@ -310,6 +310,13 @@ export class Machine {
     return machine;
   }
 
+  /** What the drain thread has written so far while recording (racy: it keeps writing), or null. */
+  recording(): { readonly events: number; readonly bytes: number } | null {
+    if (this.drain === null) return null;
+    const s = this.drain.stats();
+    return { events: s.events, bytes: s.bytes };
+  }
+
   /** One sync_core round from the main thread to `targets` (default: every CPU). */
   async syncCore(targets: readonly number[] = [...Array(this.memory.cpus).keys()], timeoutMs = 1000): Promise<SyncResult> {
     return this.memory.irq.syncCoreAsync(targets, timeoutMs);

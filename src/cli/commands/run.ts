@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
+import { Presets, SingleBar } from 'cli-progress';
 import { ExitCode, UsageError, setVerdict } from '../exit-codes.js';
 import { integerIn, numberIn, oneOf } from '../parse.js';
 import { count, table } from '../format.js';
@@ -105,8 +106,14 @@ export function registerRun(program: Command): void {
 
 async function runMachine(flags: RunFlags): Promise<RunSummary> {
   const seed = flags.seed ?? (Math.random() * 2 ** 32) >>> 0;
+  const quiet = flags.quiet === true || flags.json === true;
+  // A bar on a terminal; plain lines otherwise (a log, a pipe); nothing with --quiet or --json.
+  let bar: SingleBar | null = null;
+  let phase = 'booting';
   const progress = (line: string): void => {
-    if (flags.quiet !== true && flags.json !== true) process.stderr.write(`${line}\n`);
+    if (quiet) return;
+    if (bar !== null) phase = line.trim();
+    else process.stderr.write(`${line}\n`);
   };
   const machine = await Machine.start({
     cpus: flags.cpus,
@@ -122,6 +129,17 @@ async function runMachine(flags: RunFlags): Promise<RunSummary> {
   const booted = performance.now();
   let ranMs = 0;
   progress(`ringtrace run: ${flags.cpus} CPUs, ${count.format(flags.sites)} sites, seed ${seed}, recording to ${flags.out}`);
+  let ticker: NodeJS.Timeout | null = null;
+  if (!quiet && process.stderr.isTTY === true) {
+    // No colours in the format, so NO_COLOR holds as it is.
+    const activeBar = new SingleBar({ format: '{bar} {value}/{total} s | {events} events, {mb} MB | {phase}', hideCursor: true, clearOnComplete: true, stream: process.stderr }, Presets.legacy);
+    bar = activeBar;
+    activeBar.start(Math.round(flags.seconds * 10) / 10, 0, { events: '0', mb: '0.0', phase });
+    ticker = setInterval(() => {
+      const r = machine.recording();
+      activeBar.update(Math.min(flags.seconds, Math.round((performance.now() - booted) / 100) / 10), { events: count.format(r?.events ?? 0), mb: ((r?.bytes ?? 0) / 1e6).toFixed(1), phase });
+    }, 200);
+  }
   const symbols = new Symbols(machine.symbols);
   const keep = globRegExp(flags.filter);
   const outside = new Set(symbols.matching('*').filter((s) => !keep.test(symbols.name(s))));
@@ -153,6 +171,8 @@ async function runMachine(flags: RunFlags): Promise<RunSummary> {
     const tail = await p.patch({ protocol: flags.protocol, action: 'enable', filter: { sites: [] } });
     ops.push({ op: 'after the last', protocol: flags.protocol, sites: 0, wallMs: tail.wallMs, syncRounds: tail.syncRounds, traps: tail.traps, faults: tail.faults, staleAfterPrevious: tail.staleAfterPrevious });
   } finally {
+    if (ticker !== null) clearInterval(ticker);
+    bar?.stop();
     await patcher?.close();
     ranMs = performance.now() - booted;
     report = await machine.stop();
