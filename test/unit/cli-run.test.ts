@@ -40,7 +40,7 @@ let summary: Summary;
 
 beforeAll(async () => {
   // A small buffer (8 KiB a CPU): the drain cannot keep up all the time, so the trace has losses to report.
-  run = await runCli(['run', '--cpus', '2', '--seconds', '0.6', '--sites', String(SITES), '--seed', String(SEED), '--buffer-kb', '8', '--out', file, '--json']);
+  run = await runCli(['run', '--cpus', '2', '--seconds', '0.6', '--sites', String(SITES), '--seed', String(SEED), '--buffer-kb', '8', '--notrace', 'kfree_*,mutex_?ock_*', '--out', file, '--json']);
   summary = JSON.parse(run.stdout) as Summary;
 }, 120_000);
 
@@ -113,6 +113,7 @@ describe('ringtrace run', () => {
           expect(cpu, line).toBeLessThan(2);
           const f = e['fields'] as { site: number; parent: number; context: number; tag: number };
           const site = f.site;
+          expect(names.name(site), 'notrace sites are never traced').not.toMatch(/^(kfree|mutex_lock)_/);
           expect(e['text'], line).toBe(f.parent >= 0 ? `${names.name(site)} <- ${names.name(f.parent)}` : names.name(site));
           expect(e['context'], line).toBe(mark[f.context]);
           // The stream tag the tracer wrote says the same CPU and context level.
