@@ -1,4 +1,4 @@
-// The drain thread of an EventLog (DrainThread): copies the log out to its sink until told to finish.
+// The drain thread (DrainThread): copies an EventLog, or the machine's ring, out to its sink until told to finish.
 import { workerData } from 'node:worker_threads';
 import { runDrainLoop, type DrainStart } from '../src/log/drain-loop.js';
 

@@ -21,7 +21,8 @@ import type { MachineBenchResult } from './results.js';
  * which the main thread samples the CPUs' counters (sites executed, events written),
  * the clock, and the on-CPU time of every thread of the process (schedstat) at both ends.
  *
- *   eventsPerSec (per CPU) = events written in the window / window seconds / cpus
+ *   eventsPerSec (per CPU) = function entries written in the window (ring writes less the
+ *                            two events of each NMI) / window seconds / cpus
  *   nsPerSite              = on-CPU ns of the CPU threads / sites they executed in the window
  *   nsPerSiteWall          = window seconds x cpus / sites executed (charges preemption too)
  *
@@ -154,10 +155,11 @@ function check(s: SiteSample): string {
   if (clean !== '') problems.push(clean);
   if (!(s.sites > 0)) problems.push('no site executed in the window');
   if (!(r.nmis > 0)) problems.push('no NMI taken');
-  if (s.traced && (r.events !== r.sitesExecuted || r.recursionSkipped !== 0)) {
-    problems.push(`traced: ${r.events} events for ${r.sitesExecuted} sites executed (${r.recursionSkipped} recursion skips); every site should trace once`);
+  // Besides function entries, each NMI writes an nmi_enter and an nmi_exit event.
+  if (s.traced && (r.events !== r.sitesExecuted + 2 * r.nmis || r.recursionSkipped !== 0)) {
+    problems.push(`traced: ${r.events} events for ${r.sitesExecuted} sites executed and ${r.nmis} NMIs (${r.recursionSkipped} recursion skips); every site should trace once`);
   }
-  if (!s.traced && r.events !== 0) problems.push(`untraced: ${r.events} events written`);
+  if (!s.traced && r.events !== 2 * r.nmis) problems.push(`untraced: ${r.events} events written for ${r.nmis} NMIs (only their enter / exit events expected)`);
   return problems.join('; ');
 }
 
@@ -222,8 +224,8 @@ export async function traceRate(plan: TraceRatePlan): Promise<[MachineBenchResul
     `nmiPerSecond ${NMI_PER_SECOND} requested, ring defaults (256 x 4 KiB per CPU, overwrite, hrtime)`;
   const checkText = (t: boolean): string =>
     t
-      ? 'machine report: corrupt 0, unaccounted 0, faults 0; events == sites executed (every site traced once); NMIs taken'
-      : 'machine report: corrupt 0, unaccounted 0, faults 0; no events; NMIs taken';
+      ? 'machine report: corrupt 0, unaccounted 0, faults 0; events == sites executed + 2 per NMI (every site traced once); NMIs taken'
+      : 'machine report: corrupt 0, unaccounted 0, faults 0; no events but NMI enter / exit; NMIs taken';
   const describe = (samples: SiteSample[], t: boolean): Omit<MachineBenchResult, 'name' | 'topology'> => {
     const errors = samples.map(check).filter((e) => e !== '');
     const ns = samples.map(nsPerSite);
@@ -234,7 +236,7 @@ export async function traceRate(plan: TraceRatePlan): Promise<[MachineBenchResul
     const source = samples.map((s) => (s.nmiSourceNs === null ? '?' : fmt(s.nmiSourceNs / (s.seconds * 1e9), 2)));
     const overrun = samples.reduce((n, s) => n + s.report.overrun, 0);
     return {
-      ...(t ? { eventsPerSec: median(samples.map((s) => s.events / s.seconds / CPUS)) } : {}),
+      ...(t ? { eventsPerSec: median(samples.map((s) => (s.events - 2 * s.nmisTaken) / s.seconds / CPUS)) } : {}),
       nsPerSite: median(ns),
       nsPerSiteWall: median(samples.map(nsPerSiteWall)),
       roundsNsPerSite: ns,

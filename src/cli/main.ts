@@ -6,6 +6,7 @@ import { registerMachine } from './commands/machine.js';
 import { registerPatch } from './commands/patch.js';
 import { registerExplore } from './commands/explore.js';
 import { registerReport } from './commands/report.js';
+import { registerRun } from './commands/run.js';
 
 /** Builds the command tree; each command module registers its own subcommands. */
 export function buildProgram(): Command {
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError(false)
     .configureOutput({ outputError: () => undefined })
     .exitOverride();
+  registerRun(program);
   registerStress(program);
   registerMachine(program);
   registerPatch(program);

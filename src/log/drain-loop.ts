@@ -10,6 +10,7 @@ import { JsonLineFormat } from './json-lines.js';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { checkNumberOption } from '../option-check.js';
 import type { ReadVisitor, RingReader } from '../ring/reader.js';
+import { RingBuffer } from '../ring/ring-buffer.js';
 
 /** Where a drain thread writes. */
 export type DrainSink =
@@ -20,10 +21,22 @@ export type DrainSink =
   /** A module of yours whose default export makes a `LogSink`: `export default (options) => sink`. */
   | { readonly kind: 'module'; readonly module: string; readonly options?: unknown };
 
-/** The drain thread's start message. */
+/**
+ * A ring that is not an EventLog's (the machine's): where it lives, the schemas of the event
+ * types its writers use (type -> schema JSON) and the segment's description. Binary sink only.
+ */
+export interface RingSource {
+  readonly kind: 'ring';
+  readonly buffer: SharedArrayBuffer;
+  readonly byteOffset: number;
+  readonly schemas: ReadonlyArray<readonly [number, string]>;
+  readonly description: unknown;
+}
+
+/** The drain thread's start message: an EventLog's handle, or a ring with its schemas. */
 export interface DrainStart {
   readonly kind: 'log-drain';
-  readonly log: EventLogHandle;
+  readonly log: EventLogHandle | RingSource;
   readonly control: SharedArrayBuffer;
   readonly sink: DrainSink;
   readonly flushMs: number;
@@ -42,16 +55,26 @@ interface DrainOutput {
   readonly bytes: number;
 }
 
-/** The binary log: pages copied out as they are; the schemas go into the file as they appear. */
+/**
+ * The binary log: pages copied out as they are; the schemas go into the file as they appear
+ * (an EventLog's registry grows while it runs; a ring source gives them all at the start).
+ */
 class PageOutput implements DrainOutput {
-  private readonly log: EventLog;
+  private readonly log: EventLog | null;
   private readonly drain: PageDrain;
   private schemas = 0;
 
-  constructor(log: EventLog, sink: Extract<DrainSink, { kind: 'binary' }>) {
-    this.log = log;
+  constructor(source: EventLog | RingSource, sink: Extract<DrainSink, { kind: 'binary' }>) {
     const file = TraceFileWriter.open(sink.path, { flags: sink.flags ?? 'a', fsync: sink.fsync ?? false });
-    this.drain = new PageDrain(log.ring, log.ring.reader(), file, { producer: 'ringtrace event log' });
+    if (source instanceof EventLog) {
+      this.log = source;
+      this.drain = new PageDrain(source.ring, source.ring.reader(), file, { producer: 'ringtrace event log' });
+    } else {
+      this.log = null;
+      const ring = RingBuffer.attach(source.buffer, source.byteOffset);
+      this.drain = new PageDrain(ring, ring.reader(), file, source.description);
+      for (const [type, json] of source.schemas) file.schema(type, json);
+    }
   }
 
   pass(tail: boolean): number {
@@ -70,6 +93,7 @@ class PageOutput implements DrainOutput {
   }
 
   private writeSchemas(): void {
+    if (this.log === null) return;
     const all = this.log.registry.all();
     for (; this.schemas < all.length; this.schemas++) {
       const d = all[this.schemas]!;
@@ -219,10 +243,14 @@ class EntryOutput implements DrainOutput {
  * reader's state is in the shared memory), appending to the same file. Null for a user's
  * sink module, whose writes are asynchronous.
  */
-export function openSyncOutput(log: EventLog, sink: DrainSink): { finish(): void; readonly events: number } | null {
-  if (sink.kind === 'binary') return new PageOutput(log, { ...sink, flags: 'a' });
-  if (sink.kind === 'jsonl') return new JsonLineOutput(log, { ...sink, flags: 'a' });
-  return null;
+export function openSyncOutput(source: DrainStart['log'], sink: DrainSink, deadThreadId: number): { finish(): void; readonly events: number } | null {
+  if (sink.kind === 'module') return null;
+  const log = source.kind === 'ringtrace-event-log' ? EventLog.attach(source) : null;
+  const ring = log?.ring ?? RingBuffer.attach((source as RingSource).buffer, (source as RingSource).byteOffset);
+  // The dead thread's claim on the reader role is the only thing in the way.
+  ring.reclaimReader(deadThreadId);
+  if (sink.kind === 'binary') return new PageOutput(log ?? (source as RingSource), { ...sink, flags: 'a' });
+  return log === null ? null : new JsonLineOutput(log, { ...sink, flags: 'a' });
 }
 
 async function openOutput(log: EventLog, sink: DrainSink): Promise<DrainOutput> {
@@ -261,8 +289,12 @@ export async function runDrainLoop(start: DrainStart): Promise<void> {
   // A pending Atomics.waitAsync does not keep a thread's event loop alive: this does, until the loop returns.
   const alive = setInterval(() => undefined, 1 << 30);
   try {
-    const log = EventLog.attach(start.log);
-    output = await openOutput(log, start.sink);
+    if (start.log.kind === 'ringtrace-event-log') {
+      output = await openOutput(EventLog.attach(start.log), start.sink);
+    } else {
+      if (start.sink.kind !== 'binary') throw new TypeError('a ring that is not an EventLog drains to a binary sink only');
+      output = new PageOutput(start.log, start.sink);
+    }
     setState(DrainState.running);
     let lastTail = performance.now();
     let flushesSeen = 0;

@@ -4,6 +4,7 @@ import { compiledWorkerPath } from '../worker-path.js';
 import { D_COMMAND, D_FLUSHES_DONE, D_FLUSH_REQUESTS, D_STATE, DRAIN_CONTROL_BYTES, DrainCommand, DrainState, readDrainStats, type DrainStats } from './drain-control.js';
 import { openSyncOutput, type DrainSink, type DrainStart } from './drain-loop.js';
 import type { EventLog } from './event-log.js';
+import type { RingBuffer } from '../ring/ring-buffer.js';
 import { onProcessEnd } from './exit-hooks.js';
 
 export type { DrainSink } from './drain-loop.js';
@@ -48,7 +49,8 @@ const sinkKeys: Record<DrainSink['kind'], readonly string[]> = {
  * the drain is flushed and that listener decides).
  */
 export class DrainThread {
-  private readonly log: EventLog;
+  /** What the thread drains: an EventLog's handle, or a ring with its schemas. */
+  private readonly source: DrainStart['log'];
   private readonly sink: DrainSink;
   private readonly worker: Worker;
   /** The drain thread's id, kept: a worker's own `threadId` reads -1 once it has stopped. */
@@ -62,8 +64,8 @@ export class DrainThread {
   private readonly exited: Promise<void>;
   private closing: Promise<DrainStats> | null = null;
 
-  private constructor(log: EventLog, sink: DrainSink, worker: Worker, control: SharedArrayBuffer, exitTimeoutMs: number) {
-    this.log = log;
+  private constructor(source: DrainStart['log'], sink: DrainSink, worker: Worker, control: SharedArrayBuffer, exitTimeoutMs: number) {
+    this.source = source;
     this.sink = sink;
     this.worker = worker;
     this.threadId = worker.threadId;
@@ -84,7 +86,23 @@ export class DrainThread {
    * consuming reader is the drain thread's from then on. Rejects on bad options
    * (TypeError / RangeError naming the option) or a sink that cannot be opened.
    */
-  static async start(log: EventLog, options: DrainThreadOptions): Promise<DrainThread> {
+  static start(log: EventLog, options: DrainThreadOptions): Promise<DrainThread> {
+    return DrainThread.launch(log.handle, options);
+  }
+
+  /**
+   * Starts a drain thread for a ring that is not an EventLog's (the machine's): the same
+   * page drain into a binary sink, with `schemas` (event type -> schema JSON, as
+   * `schemaToJson` gives it) written into the file so that its readers decode the events,
+   * and `description` in the segment record. The ring's consuming reader is the drain
+   * thread's from then on.
+   */
+  static startRing(ring: RingBuffer, schemas: ReadonlyArray<readonly [number, string]>, description: unknown, options: DrainThreadOptions): Promise<DrainThread> {
+    if (options.sink?.kind !== 'binary') throw new RangeError('a ring drains to a binary sink only: { kind: "binary", path }');
+    return DrainThread.launch({ kind: 'ring', buffer: ring.buffer, byteOffset: ring.byteOffset, schemas, description }, options);
+  }
+
+  private static async launch(source: DrainStart['log'], options: DrainThreadOptions): Promise<DrainThread> {
     checkOptionNames(options, optionNames, 'DrainThread options');
     const sink = checkSink(options.sink);
     const flushMs = checkNumberOption('flushMs', options.flushMs ?? 100, 1, 60_000, false);
@@ -93,11 +111,11 @@ export class DrainThread {
     const startTimeoutMs = checkNumberOption('startTimeoutMs', options.startTimeoutMs ?? 10_000, 1, 600_000, false);
     if (options.exitHooks !== undefined && typeof options.exitHooks !== 'boolean') throw new TypeError(`options.exitHooks must be a boolean (got ${typeof options.exitHooks})`);
     const control = new SharedArrayBuffer(DRAIN_CONTROL_BYTES);
-    const start: DrainStart = { kind: 'log-drain', log: log.handle, control, sink, flushMs, pollMs };
+    const start: DrainStart = { kind: 'log-drain', log: source, control, sink, flushMs, pollMs };
     const worker = new Worker(compiledWorkerPath('log-drain'), { workerData: start, execArgv: [] });
     // The drain never keeps a process alive; the exit hook finishes it.
     worker.unref();
-    const drain = new DrainThread(log, sink, worker, control, exitTimeoutMs);
+    const drain = new DrainThread(source, sink, worker, control, exitTimeoutMs);
     try {
       await drain.whileAlive(() => drain.untilStarted(startTimeoutMs));
     } catch (err) {
@@ -205,8 +223,7 @@ export class DrainThread {
    * every pass, so that is at most one pass.
    */
   private rescue(): void {
-    if (!this.log.ring.reclaimReader(this.threadId) && Atomics.load(this.ctl, D_STATE >> 2) === DrainState.finished) return;
-    const output = openSyncOutput(this.log, this.sink);
+    const output = openSyncOutput(this.source, this.sink, this.threadId);
     if (output === null) {
       process.stderr.write('ringtrace: the drain thread died and its sink is a module: the events it had not written are lost\n');
       return;

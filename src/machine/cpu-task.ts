@@ -27,7 +27,7 @@ export interface CpuResult {
   readonly nmis: number;
   /** NMIs taken by the interrupt point they arrived at (InterruptPoint order). */
   readonly nmisAt: number[];
-  /** Fault events attempted and stored. */
+  /** Other events (NMI enter / exit, int3, faults) attempted and stored. */
   readonly others: number;
   readonly othersStored: number;
   readonly faults: FaultRecord[];
@@ -62,8 +62,8 @@ export function runCpuTask(start: CpuStart): CpuResult {
     stored: Array.from(cpu.tracer.stored),
     nmis: memory.irq.counters(start.cpu).nmisTaken,
     nmisAt: Array.from(cpu.nmisAt),
-    others: cpu.faultEvents,
-    othersStored: cpu.faultEventsStored,
+    others: cpu.otherEvents,
+    othersStored: cpu.otherEventsStored,
     faults: cpu.faults,
     elapsedMs: performance.now() - began,
   };

@@ -18,7 +18,8 @@ import {
   staleExecution,
   type PatchingCpu,
 } from './patch-handlers.js';
-import { FunctionTracer, MachineEvent, type TracingCpu } from './tracer.js';
+import { FunctionTracer, type TracingCpu } from './tracer.js';
+import { FAULT_EVENT_BYTES, INT3_EVENT_BYTES, MachineEvent, NMI_EVENT_BYTES } from './trace-events.js';
 
 /** A fault: the CPU executed bytes that are not an instruction (the simulated crash). */
 export interface FaultRecord {
@@ -78,14 +79,21 @@ export class Cpu implements PatchingCpu, TracingCpu {
    * line is looked at; returning true raises this CPU's NMI line right there.
    */
   nmiSchedule: ((point: InterruptPoint) => boolean) | null = null;
-  /** Fault events attempted and stored (they are trace events too). */
-  faultEvents = 0;
-  faultEventsStored = 0;
+  /** Events other than function entries (NMI enter / exit, int3, faults) attempted and stored. */
+  otherEvents = 0;
+  otherEventsStored = 0;
   private readonly nmiSites: readonly number[];
   private readonly idleProbability: number;
   private readonly idleMs: number;
   private readonly sites: number;
   private readonly bytes = new Uint8Array(INSN_BYTES);
+  /**
+   * Per context level, the site the CPU last entered and the caller of that call. The
+   * workload is a walk over the call graph: each call is made from the function the CPU is
+   * in, so a function entry names its caller; an NMI handler starts from none (-1).
+   */
+  private readonly current = new Int32Array(3).fill(-1);
+  private readonly caller = new Int32Array(3).fill(-1);
   private context: Context = Context.normal;
   private irqsOn = true;
   private inNmi = false;
@@ -141,6 +149,9 @@ export class Cpu implements PatchingCpu, TracingCpu {
   /** Executes the call site `site`: fetch through the fetch model, decode, act. */
   execute(site: number): void {
     this.memory.irq.count(this.id, 'sitesExecuted');
+    const level = this.context;
+    this.caller[level] = this.current[level]!;
+    this.current[level] = site;
     this.fetchModel.fetch(this.memory.code, site, this.bytes);
     const kind = decode(site, this.bytes);
     // A patched site must show its new instruction once its operation completed.
@@ -175,7 +186,7 @@ export class Cpu implements PatchingCpu, TracingCpu {
       case Insn.nop5:
         return;
       case Insn.callTracer:
-        this.tracer.trace(site);
+        this.tracer.trace(site, this.caller[this.context]!);
         return;
       case Insn.int3:
         this.trap(site);
@@ -232,11 +243,14 @@ export class Cpu implements PatchingCpu, TracingCpu {
     this.memory.irq.count(this.id, 'nmisTaken');
     this.nmisAt[point]!++;
     const previous = this.enter(Context.nmi);
+    this.current[Context.nmi] = -1;
     try {
+      this.writeSmall(MachineEvent.nmiEnter, NMI_EVENT_BYTES, point, 0);
       nmiEnter(this.memory.patch, this.memory.code, this);
       for (const site of this.nmiSites) this.execute(site);
     } finally {
       nmiReturn(this.memory.patch, this);
+      this.writeSmall(MachineEvent.nmiExit, NMI_EVENT_BYTES, point, 0);
       this.inNmi = false;
       this.memory.irq.setInNmi(this.id, false);
       this.leave(previous);
@@ -267,6 +281,7 @@ export class Cpu implements PatchingCpu, TracingCpu {
     const handler = this.breakpointHandler;
     const handled = handler !== null ? handler(this, site) : handleBreakpoint(this.memory.patch, this, site);
     this.fetchModel.serialize();
+    this.writeSmall(MachineEvent.int3, INT3_EVENT_BYTES, site, handled ? 1 : 0);
     if (!handled) this.fault(site, 'int3 with no breakpoint handler for this site');
   }
 
@@ -303,9 +318,40 @@ export class Cpu implements PatchingCpu, TracingCpu {
       });
     }
     const b = this.bytes;
-    this.faultEvents++;
-    if (this.writer.write(MachineEvent.fault, site, this.context, b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24), b[4]!)) {
-      this.faultEventsStored++;
+    this.otherEvents++;
+    const w = this.writer;
+    const at = w.reserve(MachineEvent.fault, FAULT_EVENT_BYTES);
+    if (at >= 0) {
+      const k = at >> 2;
+      w.i32[k] = site;
+      w.i32[k + 1] = this.context;
+      w.i32[k + 2] = b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24);
+      w.u8[at + 12] = b[4]!;
+      w.u8[at + 13] = 0; // flags
+      w.commit();
+      this.otherEventsStored++;
     }
+  }
+
+  /**
+   * An NMI or int3 event (trace-events.ts): `nmi_enter` / `nmi_exit` carry the interrupt
+   * point as a u8 at 0; `int3` the site as a u32 at 0, the context and whether it was handled as u8s at 4 and 5.
+   */
+  private writeSmall(type: number, bytes: number, a: number, b: number): void {
+    this.otherEvents++;
+    const w = this.writer;
+    const at = w.reserve(type, bytes);
+    if (at < 0) return;
+    if (type === MachineEvent.int3) {
+      w.i32[at >> 2] = a;
+      w.u8[at + 4] = this.context;
+      w.u8[at + 5] = b;
+      w.u8[at + 6] = 0; // flags
+    } else {
+      w.u8[at] = a;
+      w.u8[at + 1] = 0; // flags
+    }
+    w.commit();
+    this.otherEventsStored++;
   }
 }

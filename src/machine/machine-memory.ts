@@ -14,7 +14,8 @@ import { NmiEntryMode, P_NMI_ENTRY_MODE, PatchState, patchRegionBytes } from './
  * 256                     interrupt blocks, 128 bytes per CPU
  * 256 + 128 cpus          code page, 8 bytes per site (padded to 64)
  * patch offset            patch area (patch-area.ts): breakpoint table, refcounts, redo, rendezvous
- * ring offset             the per-CPU ring buffers (RingBuffer.bytesFor)
+ * ring offset             the per-CPU ring buffers (RingBuffer.bytesFor); a recorded machine has one
+ *                         more, after the CPUs': the coordinator's track (its patch phases)
  * ```
  *
  * Control block:
@@ -85,8 +86,8 @@ export class MachineMemory {
   }
 
   /** Allocates a machine's memory: control block, interrupt blocks, code page (all NOP5), ring. */
-  static create(cpus: number, sites: number, ring: Omit<RingOptions, 'cpus'>, nmiEntry: NmiEntryMode = NmiEntryMode.plain): MachineMemory {
-    const ringOptions = { ...ring, cpus };
+  static create(cpus: number, sites: number, ring: Omit<RingOptions, 'cpus'>, nmiEntry: NmiEntryMode = NmiEntryMode.plain, coordinatorTrack = false): MachineMemory {
+    const ringOptions = { ...ring, cpus: cpus + (coordinatorTrack ? 1 : 0) };
     const g = machineGeometry(cpus, sites, RingBuffer.bytesFor(ringOptions));
     const sab = new SharedArrayBuffer(g.totalBytes);
     const u32 = new Uint32Array(sab, 0, CONTROL_BLOCK_BYTES / 4);
@@ -118,6 +119,11 @@ export class MachineMemory {
 
   get cpus(): number {
     return this.geometry.cpus;
+  }
+
+  /** The ring buffer the coordinator writes its patch phases to (the one after the CPUs'), or -1 if the ring has none. */
+  get coordinatorTrack(): number {
+    return this.ring.config.cpus > this.geometry.cpus ? this.geometry.cpus : -1;
   }
 
   stopRequested(): boolean {

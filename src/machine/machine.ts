@@ -2,7 +2,7 @@ import { Piscina } from 'piscina';
 import { prng } from '../prng.js';
 import type { ClockName, ModeName } from '../ring/layout.js';
 import type { RingReader } from '../ring/reader.js';
-import { StreamVerifier, reconcile, type Reconciliation } from '../check/stream-verifier.js';
+import { StreamVerifier, reconcile, type Reconciliation, type StreamWriterCounts } from '../check/stream-verifier.js';
 import { compiledWorkerPath } from '../worker-path.js';
 import type { CpuResult, CpuStart } from './cpu-task.js';
 import { FAULT_LOG_LIMIT, type FaultRecord } from './cpu.js';
@@ -12,16 +12,18 @@ import { interruptPointNames, type SyncResult } from './interrupts.js';
 import { MachineMemory } from './machine-memory.js';
 import { NmiEntryMode } from './patch-area.js';
 import type { NmiSourceResult, NmiSourceStart } from './nmi-source.js';
-import { FUNCTION_ENTRY_BYTES, MachineEvent } from './tracer.js';
+import { FUNCTION_ENTRY_BYTES, MachineEvent, globRegExp, machineSchemas, symbolTable, Symbols, type SymbolTable } from './trace-events.js';
+import { DrainThread } from '../log/drain-thread.js';
+import { TraceFileReader } from '../trace/trace-reader.js';
 import type { StreamFormat } from '../check/stream-payload.js';
 import { checkNumberOption } from '../option-check.js';
 
-/** The machine's trace: one stream per context level, plus fault events. */
+/** The machine's trace: one stream per context level, plus NMI, int3 and fault events. */
 export const MACHINE_FORMAT: StreamFormat = {
   typeBase: MachineEvent.functionEntry,
   streams: 3,
   payloadBytes: FUNCTION_ENTRY_BYTES,
-  otherTypes: [MachineEvent.fault],
+  otherTypes: [MachineEvent.nmiEnter, MachineEvent.nmiExit, MachineEvent.int3, MachineEvent.patchPhase, MachineEvent.fault],
 };
 
 export interface MachineOptions {
@@ -58,8 +60,28 @@ export interface MachineOptions {
   readonly nmiEntry?: NmiEntryMode;
   /** Mark every site the NMI handler runs notrace (the thread's mitigation). Defaults to false. */
   readonly notraceNmiSites?: boolean;
+  /** Sites whose names (trace-events.ts) match these globs (`rcu_*,kfree_*`) are notrace, on top of `notraceFraction`. */
+  readonly notrace?: string;
   /** Fault injection for tests: this CPU throws after this many workload steps, counted once every CPU runs. */
   readonly crash?: { readonly cpu: number; readonly afterSteps: number };
+  /**
+   * Record the trace into a trace file (written anew): a drain thread copies the ring's pages
+   * into it while the machine runs, with the event schemas and the symbol table; at the stop
+   * the file is read back and checked like the live trace. Defaults to none: the main thread
+   * reads and checks the trace live and keeps nothing.
+   */
+  readonly record?: { readonly path: string };
+}
+
+/** What a recorded trace's segment description holds (`MachineOptions.record`). */
+export interface MachineTraceDescription {
+  readonly producer: 'ringtrace machine';
+  readonly seed: number;
+  readonly cpus: number;
+  readonly sites: number;
+  readonly symbols: SymbolTable;
+  /** The ring buffer that holds the coordinator's patch phases. */
+  readonly coordinatorTrack: number;
 }
 
 export interface MachineReport {
@@ -91,6 +113,10 @@ export interface MachineReport {
   readonly nmisAt: Record<string, number>;
   readonly faultLog: FaultRecord[];
   readonly failures: string[];
+  /** Per CPU (and the coordinator's track, after them, when recorded): events attempted, read, lost by cause, NMIs taken, deepest write nesting. */
+  readonly perCpu: ReadonlyArray<{ readonly cpu: number; readonly events: number; readonly read: number; readonly overrun: number; readonly dropped: number; readonly nmis: number; readonly maxNesting: number }>;
+  /** The trace file written (`record`), its size and what its drain took out of the ring, or null. */
+  readonly recorded: { readonly path: string; readonly bytes: number; readonly events: number; readonly lost: number } | null;
 }
 
 /**
@@ -124,6 +150,8 @@ export interface MachineConfig {
   readonly nmiEntry: NmiEntryMode;
   readonly notraceNmiSites: boolean;
   readonly crash: { readonly cpu: number; readonly afterSteps: number } | null;
+  readonly record: { readonly path: string } | null;
+  readonly notrace: RegExp | null;
 }
 
 /** Validates options eagerly (before any thread starts) and fills in the documented defaults, once. */
@@ -158,9 +186,18 @@ export function resolveMachineOptions(options: MachineOptions = {}): MachineConf
     nmiEntry: options.nmiEntry ?? NmiEntryMode.plain,
     notraceNmiSites: options.notraceNmiSites === true,
     crash: options.crash ?? null,
+    record: checkRecord(options.record),
+    notrace: options.notrace === undefined ? null : globRegExp(options.notrace),
   };
 }
 
+function checkRecord(record: MachineOptions['record']): { readonly path: string } | null {
+  if (record === undefined) return null;
+  if (typeof record !== 'object' || record === null || typeof record.path !== 'string' || record.path === '') {
+    throw new TypeError('options.record must be { path: non-empty string }');
+  }
+  return { path: record.path };
+}
 
 /**
  * The simulated machine: N CPU worker threads (long tasks on a piscina pool of exactly
@@ -175,15 +212,23 @@ export class Machine {
   private readonly tasks: Array<Promise<CpuResult>>;
   private readonly source: Promise<NmiSourceResult>;
   private readonly failures: string[] = [];
-  private readonly reader: RingReader;
+  /** The live reader, or null when a drain thread records the trace. */
+  private readonly reader: RingReader | null;
+  private readonly drain: DrainThread | null;
+  private readonly recordPath: string | null;
   private readonly verifier: StreamVerifier;
-  private readonly poller: NodeJS.Timeout;
+  private readonly poller: NodeJS.Timeout | null;
+  /** The code page's names (the trace carries them when recorded). */
+  readonly symbols: SymbolTable;
   private readonly timeoutMs: number;
   private startedAt = performance.now();
   private stopped: Promise<MachineReport> | null = null;
 
-  private constructor(memory: MachineMemory, config: MachineConfig) {
+  private constructor(memory: MachineMemory, config: MachineConfig, symbols: SymbolTable, drain: DrainThread | null) {
     this.memory = memory;
+    this.symbols = symbols;
+    this.drain = drain;
+    this.recordPath = config.record?.path ?? null;
     this.seed = config.seed;
     this.timeoutMs = config.timeoutMs;
     const cpus = memory.cpus;
@@ -196,10 +241,16 @@ export class Machine {
       execArgv: [],
       atomics: 'disabled',
     });
-    // The reader consumes in the main thread, page by page, while the CPUs run.
-    this.reader = memory.ring.reader();
-    this.verifier = new StreamVerifier(cpus, MACHINE_FORMAT);
-    this.poller = setInterval(() => this.reader.read(this.verifier, { wholePages: true }), 2);
+    this.verifier = new StreamVerifier(memory.ring.config.cpus, MACHINE_FORMAT);
+    if (drain === null) {
+      // The reader consumes in the main thread, page by page, while the CPUs run.
+      const reader = memory.ring.reader();
+      this.reader = reader;
+      this.poller = setInterval(() => reader.read(this.verifier, { wholePages: true }), 2);
+    } else {
+      this.reader = null;
+      this.poller = null;
+    }
     this.tasks = [];
     for (let cpu = 0; cpu < cpus; cpu++) {
       const start: CpuStart = {
@@ -228,12 +279,27 @@ export class Machine {
   /** Boots the machine and returns once every CPU runs. Options are validated. */
   static async start(options: MachineOptions = {}): Promise<Machine> {
     const config = resolveMachineOptions(options);
-    const memory = MachineMemory.create(config.cpus, config.sites, config.ring, config.nmiEntry);
+    // A recorded machine gives the coordinator a track of its own in the ring.
+    const memory = MachineMemory.create(config.cpus, config.sites, config.ring, config.nmiEntry, config.record !== null);
     layoutCodePage(memory.code, config.seed, config.tracedFraction, config.notraceFraction);
     if (config.notraceNmiSites) {
       for (const site of config.nmiSites) memory.code.initialiseSite(site, false, true);
     }
-    const machine = new Machine(memory, config);
+    const symbols = symbolTable(config.sites, config.seed, config.nmiSites, config.tracerSites);
+    if (config.notrace !== null) {
+      const names = new Symbols(symbols);
+      for (let site = 0; site < config.sites; site++) if (config.notrace.test(names.name(site))) memory.code.initialiseSite(site, false, true);
+    }
+    let drain: DrainThread | null = null;
+    if (config.record !== null) {
+      const description: MachineTraceDescription = { producer: 'ringtrace machine', seed: config.seed, cpus: config.cpus, sites: config.sites, symbols, coordinatorTrack: memory.coordinatorTrack };
+      // The drain takes the reader role before any CPU writes; the machine's stop finishes it.
+      drain = await DrainThread.startRing(memory.ring, machineSchemas(), description, {
+        sink: { kind: 'binary', path: config.record.path, flags: 'w' },
+        flushMs: 200,
+      });
+    }
+    const machine = new Machine(memory, config, symbols, drain);
     try {
       await machine.untilRunning(config.cpus);
       machine.startedAt = performance.now(); // rates count from when every CPU runs, not from boot
@@ -242,6 +308,13 @@ export class Machine {
       throw err;
     }
     return machine;
+  }
+
+  /** What the drain thread has written so far while recording (racy: it keeps writing), or null. */
+  recording(): { readonly events: number; readonly bytes: number } | null {
+    if (this.drain === null) return null;
+    const s = this.drain.stats();
+    return { events: s.events, bytes: s.bytes };
   }
 
   /** One sync_core round from the main thread to `targets` (default: every CPU). */
@@ -274,7 +347,7 @@ export class Machine {
   private async shutdown(): Promise<MachineReport> {
     const memory = this.memory;
     memory.requestStop();
-    clearInterval(this.poller);
+    if (this.poller !== null) clearInterval(this.poller);
     let timer: NodeJS.Timeout | undefined;
     try {
       const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.timeoutMs)));
@@ -283,19 +356,35 @@ export class Machine {
       if (this.failures.length > 0) throw new Error(this.failures.join('; '));
       const results = (settled.slice(0, memory.cpus) as Array<PromiseFulfilledResult<CpuResult>>).map((r) => r.value);
       const source = (settled[memory.cpus] as PromiseFulfilledResult<NmiSourceResult>).value;
-      this.reader.drain(this.verifier);
-      return this.report(results, source);
+      let recorded: MachineReport['recorded'] = null;
+      if (this.reader !== null) this.reader.drain(this.verifier);
+      else if (this.drain !== null && this.recordPath !== null) {
+        const drained = await this.drain.close();
+        // The file is the trace: it is checked as read back, every event of it.
+        const file = TraceFileReader.open(this.recordPath);
+        file.read(this.verifier);
+        recorded = { path: this.recordPath, bytes: file.bytes, events: drained.events, lost: drained.lost };
+      }
+      return this.report(results, source, recorded);
     } finally {
       if (timer !== undefined) clearTimeout(timer);
-      this.reader.close();
+      this.reader?.close();
+      await this.drain?.close().catch(() => undefined);
       await this.pool.destroy();
     }
   }
 
-  private report(results: CpuResult[], source: NmiSourceResult): MachineReport {
+  private report(results: CpuResult[], source: NmiSourceResult, recorded: MachineReport['recorded']): MachineReport {
     const memory = this.memory;
     const stats = memory.ring.stats();
-    const rec: Reconciliation = reconcile(this.verifier.summary(), results, stats);
+    const writers: StreamWriterCounts[] = [...results];
+    const track = memory.coordinatorTrack;
+    if (track >= 0) {
+      // The coordinator's thread is gone by now; its writes are counted by the ring it wrote to.
+      const st = stats[track]!;
+      writers.push({ cpu: track, attempts: [], stored: [], nmis: 0, others: st.written, othersStored: st.written - st.dropped });
+    }
+    const rec: Reconciliation = reconcile(this.verifier.summary(), writers, stats);
     const failures = [...rec.failureLog];
     const counters = [...Array(memory.cpus).keys()].map((cpu) => memory.irq.counters(cpu));
     const sum = <T>(xs: T[], f: (x: T) => number): number => xs.reduce((a, x) => a + f(x), 0);
@@ -328,6 +417,8 @@ export class Machine {
       nmisAt,
       faultLog: results.flatMap((r) => r.faults).slice(0, FAULT_LOG_LIMIT),
       failures,
+      perCpu: rec.perCpu.map((c) => ({ cpu: c.cpu, events: c.written, read: c.read, overrun: c.overrun, dropped: c.dropped, nmis: counters[c.cpu]?.nmisTaken ?? 0, maxNesting: stats[c.cpu]!.maxNesting })),
+      recorded,
     };
   }
 

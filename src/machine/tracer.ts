@@ -1,6 +1,7 @@
 import { payloadHash, streamTag } from '../check/stream-payload.js';
 import type { CpuWriter } from '../ring/writer.js';
 import { InterruptPoint, type Context } from './interrupts.js';
+import { FUNCTION_ENTRY_BYTES, MachineEvent } from './trace-events.js';
 
 /** What the tracer needs of the CPU it runs on (cpu.ts implements it). */
 export interface TracingCpu {
@@ -17,31 +18,19 @@ export interface TracingCpu {
   countRecursionSkip(): void;
 }
 
-/**
- * Event types the machine writes. A function-entry event's type is `functionEntry +
- * context`, so each context level is its own sequenced stream (writes of one level never
- * overlap: only a higher level interrupts them), checked like the ring stress streams.
- */
-export const MachineEvent = {
-  /** + context level (0 normal, 1 irq, 2 nmi). */
-  functionEntry: 0x4600,
-  /** A fault: site, context, first four bytes, fifth byte. */
-  fault: 0x46f0,
-} as const;
-
-/** Payload bytes of a function-entry event: the stream words, then site and context. */
-export const FUNCTION_ENTRY_BYTES = 24;
+export { MachineEvent, FUNCTION_ENTRY_BYTES } from './trace-events.js';
 
 /**
  * The function tracer: what a CALL at a traced site runs. It writes a function-entry event
- * (site, CPU, context level, timestamp) into the CPU's ring buffer.
+ * (site, caller, CPU, context level, timestamp) into the CPU's ring buffer.
  *
  * Recursion guard per context level, as in the kernel (`trace_recursion`): while the tracer
  * runs at a level, a function traced from inside it at the same level is not traced, and
  * is counted. An NMI arriving inside the tracer runs at the NMI level and is traced.
  *
- * Payload (24 bytes): seq, cpu << 16 | context, hash(seq, tag), ~seq (the stress stream
- * format: a torn or misplaced event is detected), then site and context.
+ * Payload: the `function` schema (trace-events.ts): seq, cpu << 16 | context, hash(seq, tag),
+ * ~seq (the stress stream format: a torn or misplaced event is detected), then site,
+ * context and the caller's site.
  */
 export class FunctionTracer {
   private readonly cpu: TracingCpu;
@@ -58,7 +47,8 @@ export class FunctionTracer {
     this.helperSites = helperSites;
   }
 
-  trace(site: number): void {
+  /** Traces a call of `site` from the function at `parent` (-1: not known). */
+  trace(site: number, parent: number): void {
     const cpu = this.cpu;
     const level = cpu.currentContext;
     if (this.active[level] !== 0) {
@@ -86,6 +76,8 @@ export class FunctionTracer {
         i32[k + 3] = ~low;
         i32[k + 4] = site;
         i32[k + 5] = level;
+        i32[k + 6] = parent;
+        w.u8[at + 28] = 0; // flags: the page may hold an older event's bytes
         w.commit();
         this.stored[level]! += 1;
       }

@@ -18,8 +18,18 @@ import type { PatchEntry, PatchStep } from './protocol.js';
 import { protocolOf, type ProtocolName } from './protocols/index.js';
 import { selectEntries, type PatchAction, type SiteFilter } from './site-selection.js';
 import { beginOperation, completeOperation } from './step-effects.js';
+import { MachineEvent, patchPhaseEvent } from '../machine/trace-events.js';
+import { encode, encodedLength } from '../log/event-codec.js';
+import type { CpuWriter } from '../ring/writer.js';
 
 export type { SiteFilter } from './site-selection.js';
+
+/** A protocol step in words, as the coordinator's track shows it: `write int3`, `sync round 2`, `publish`. */
+function stepName(step: PatchStep, syncRounds: number): string {
+  if (step.kind === 'write') return `write ${step.part}`;
+  if (step.kind === 'sync') return `sync round ${syncRounds}`;
+  return step.kind;
+}
 
 export interface PatchRequest {
   readonly protocol: ProtocolName;
@@ -130,10 +140,14 @@ export class Coordinator {
   private readonly bells: Readonly<Record<Doorbell, Bell>>;
   private readonly generation = { value: 0 };
   private staleSeen = 0;
+  /** The coordinator's track in the ring (a recorded machine), or null; and the operations run. */
+  private readonly track: CpuWriter | null;
+  private ops = 0;
 
   constructor(memory: MachineMemory) {
     this.memory = memory;
     this.all = [...Array(memory.cpus).keys()];
+    this.track = memory.coordinatorTrack >= 0 ? memory.ring.writer(memory.coordinatorTrack) : null;
     const patch = memory.patch.i32;
     // CPUs notify the sync doorbell and the rendezvous counters; nmi_running is notified at
     // NMI exit but the refcounts are not, so those two are looked at again every 10 µs.
@@ -160,11 +174,15 @@ export class Coordinator {
     const target = new MachineTarget(this.memory, this.all, settings, request.pokeCostNs ?? 0, this.generation);
     const timeoutMs = request.timeoutMs ?? 2_000;
     const started = performance.now();
+    const op = ++this.ops;
+    this.phase(op, entries.length, `${request.action} (${request.protocol})`);
     beginOperation(this.memory.patch, entries);
     for (const step of protocol.steps(entries, { bypass: settings.bypass, refcount: settings.refcount, skipSync: request.skipSync ?? 0 })) {
       for (const phase of phasesOf(step)) this.runPhase(target, phase, step, timeoutMs);
+      if (this.track !== null) this.phase(op, 'entries' in step ? step.entries.length : entries.length, stepName(step, target.syncRounds));
     }
     completeOperation(this.memory.patch, entries);
+    this.phase(op, entries.length, 'done');
     const wallMs = performance.now() - started;
     const after = this.counters();
     this.staleSeen = after.stale;
@@ -183,6 +201,17 @@ export class Coordinator {
       faults: after.faults - before.faults,
       staleAfterPrevious: stale,
     };
+  }
+
+  /** Records a phase of operation `op` on the coordinator's track, if the machine has one (a recorded machine). */
+  private phase(op: number, sites: number, what: string): void {
+    const w = this.track;
+    if (w === null) return;
+    const values = { op, sites, what };
+    const at = w.reserve(MachineEvent.patchPhase, encodedLength(patchPhaseEvent, values));
+    if (at < 0) return;
+    encode(patchPhaseEvent, values, w.u8, at);
+    w.commit();
   }
 
   /** One phase: wait (bounded, asleep on its doorbell) until its guard holds, then act; an unguarded one runs whole. */

@@ -4,6 +4,9 @@ import { MachineMemory } from '../../src/machine/machine-memory.js';
 import { Context, InterruptPoint, Ipi, type InterruptPoint as Point } from '../../src/machine/interrupts.js';
 import { OPCODE_INT3, siteInstruction } from '../../src/machine/code-page.js';
 import { MachineEvent } from '../../src/machine/tracer.js';
+import { machineSchemas } from '../../src/machine/trace-events.js';
+import { schemaFromJson } from '../../src/log/event-schema.js';
+import { decode } from '../../src/log/event-codec.js';
 import { P_STOP_STATE, StopState } from '../../src/machine/patch-area.js';
 import { layoutCodePage } from '../../src/machine/machine.js';
 
@@ -32,7 +35,13 @@ interface Seen {
 function drain(memory: MachineMemory): Seen[] {
   const out: Seen[] = [];
   const reader = memory.ring.reader();
-  reader.drain({ event: (e) => void out.push({ type: e.type, site: e.u32(e.type === MachineEvent.fault ? 0 : 4), context: e.u32(e.type === MachineEvent.fault ? 1 : 5) }) });
+  // Function entries and faults; the NMI events are checked on their own below.
+  reader.drain({
+    event: (e) => {
+      if (e.type !== MachineEvent.fault && (e.type < MachineEvent.functionEntry || e.type > MachineEvent.functionEntry + 2)) return;
+      out.push({ type: e.type, site: e.u32(e.type === MachineEvent.fault ? 0 : 4), context: e.u32(e.type === MachineEvent.fault ? 1 : 5) });
+    },
+  });
   reader.close();
   return out;
 }
@@ -232,6 +241,33 @@ describe('function tracer', () => {
     cpu.execute(21);
     expect(memory.irq.counters(0).recursionSkips).toBe(4);
     expect(drain(memory).map((e) => e.site)).toEqual([20, 21]);
+  });
+
+  it('records NMI enter / exit around the handler, each call with its caller, decoded by the log codec', () => {
+    const { memory, cpus } = machine();
+    const cpu = cpus[0]!;
+    nmiOnceAt(cpu, InterruptPoint.tracer);
+    cpu.execute(20);
+    cpu.execute(21);
+    const out: string[] = [];
+    const reader = memory.ring.reader();
+    const schemas = new Map(machineSchemas().map(([type, json]) => [type, schemaFromJson(json)]));
+    reader.drain({
+      event: (e) => {
+        const d = schemas.get(e.type)!;
+        const v = decode(d, e.u8, e.offset, e.length)!;
+        out.push(d.name === 'function' ? `function ${v['site']} <- ${v['parent']} @${v['context']}` : `${d.name} ${JSON.stringify(v)}`);
+      },
+    });
+    reader.close();
+    expect(out).toEqual([
+      `nmi_enter {"point":${InterruptPoint.tracer},"truncated":false}`,
+      `function 10 <- -1 @${Context.nmi}`,
+      `function 11 <- 10 @${Context.nmi}`,
+      `nmi_exit {"point":${InterruptPoint.tracer},"truncated":false}`,
+      `function 20 <- -1 @${Context.normal}`,
+      `function 21 <- 20 @${Context.normal}`,
+    ]);
   });
 
   it('traces an NMI that arrives inside the tracer (another level)', () => {

@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { TRACE_MAGIC } from '../../trace/trace-file.js';
+import { TraceFileReader } from '../../trace/trace-reader.js';
+import { isMachineTrace, machineTraceStats, reportMachineTrace } from '../machine-trace.js';
 import { UsageError } from '../exit-codes.js';
 import { integerIn } from '../parse.js';
 import type { LogEntry } from '../../log/event-log.js';
@@ -10,6 +13,10 @@ import { toChromeTrace } from '../../export/chrome-trace.js';
 import { writeCtf } from '../../export/ctf.js';
 
 interface ReportFlags {
+  readonly cpu?: number;
+  readonly events?: string;
+  readonly filter?: string;
+  readonly stats?: boolean;
   readonly json?: boolean;
   readonly chrome?: boolean;
   readonly ctf?: string;
@@ -27,7 +34,7 @@ export function readLogFile(path: string): { entries: LogEntry[]; schemas: reado
   } catch (err) {
     throw new UsageError(`cannot read ${path}: ${(err as Error).message}`);
   }
-  if (magic === 'RTLOG01\n') return parseBinaryLog(path);
+  if (magic === 'RTLOG01\n' || magic === TRACE_MAGIC) return parseBinaryLog(path);
   if (magic === 'RTDUMP01') {
     const entries: LogEntry[] = [];
     const log = loadDump(path);
@@ -43,15 +50,36 @@ const text = (v: unknown): string => (typeof v === 'bigint' ? `${v}n` : typeof v
 export function registerReport(program: Command): void {
   program
     .command('report')
-    .description('Prints the events of a flight-recorder dump (writeDump) or a binary log (BinaryLogSink), with losses where they happened.')
-    .argument('<file>', 'a .dump or binary log file')
+    .description('Prints the events of a machine trace (ringtrace run), a flight-recorder dump (writeDump) or a binary log, merged by timestamp, with losses where they happened.')
+    .argument('<file>', 'a ringtrace.dat, .dump or binary log file')
+    .option('--cpu <n>', 'only this CPU (slot)', integerIn(0, 65535))
+    .option('--events <names>', 'only these events (comma-separated names, e.g. function,nmi_enter)')
+    .option('--filter <globs>', 'machine traces: only the events at functions whose names match (comma-separated globs, e.g. sched_*,vfs_*)')
+    .option('--stats', 'machine traces: per CPU entries, overrun, dropped, read, bytes, oldest and newest timestamp')
     .option('--json', 'one JSON object per line instead of text')
     .option('--chrome', 'Chrome / Perfetto trace JSON (open in ui.perfetto.dev or chrome://tracing)')
     .option('--ctf <dir>', 'write a CTF 1.8 trace into the new or empty directory dir (babeltrace2, Trace Compass)')
     .option('--limit <n>', 'print at most the last n entries', integerIn(1, 1e9))
     .action((file: string, flags: ReportFlags) => {
+      // `report f | head`: the reader of the output went away; stop quietly.
+      process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EPIPE') throw err;
+      });
+      const trace = openTrace(file);
+      if (trace !== null && isMachineTrace(trace)) {
+        if (flags.chrome === true || flags.ctf !== undefined || flags.limit !== undefined) throw new UsageError('--chrome, --ctf and --limit read EventLog files; a machine trace takes --cpu, --events, --filter, --stats, --json');
+        if (flags.stats === true) {
+          writeOut(machineTraceStats(trace));
+          return;
+        }
+        const options = { ...(flags.cpu === undefined ? {} : { cpu: flags.cpu }), ...(flags.events === undefined ? {} : { events: flags.events }), ...(flags.filter === undefined ? {} : { filter: flags.filter }), json: flags.json === true };
+        reportMachineTrace(trace, options, writeOut);
+        return;
+      }
+      if (flags.filter !== undefined || flags.stats === true) throw new UsageError('--filter and --stats read machine traces (ringtrace run); this file is an EventLog file');
       const read = readLogFile(file);
-      let entries = read.entries;
+      const wanted = flags.events === undefined ? null : new Set(flags.events.split(',').map((n) => n.trim()));
+      let entries = read.entries.filter((e) => (flags.cpu === undefined || e.slot === flags.cpu) && (wanted === null || e.kind !== 'event' || wanted.has(e.name)));
       // Damage is reported, not fatal: the CORRUPT entries say what and where; stderr says how many.
       const damaged = entries.filter((e) => e.kind === 'corrupt').length;
       if (damaged > 0) process.stderr.write(`report: ${file}: ${damaged} damaged record${damaged === 1 ? '' : 's'} reported as CORRUPT and skipped\n`);
@@ -76,6 +104,38 @@ export function registerReport(program: Command): void {
         if (e.kind === 'lost') return `${''.padStart(16)}  slot ${e.slot}  LOST ${e.count} (${e.cause}) before #${e.beforeIndex}`;
         return `${''.padStart(16)}  slot ${e.slot}  CORRUPT ${e.reason}`;
       });
-      process.stdout.write(lines.length > 0 ? `${lines.join('\n')}\n` : '');
+      if (lines.length > 0) writeOut(`${lines.join('\n')}\n`);
     });
+}
+
+/** The file as a trace file, or null if it is another kind; a UsageError if it cannot be read. */
+function openTrace(path: string): TraceFileReader | null {
+  let head: Buffer;
+  try {
+    const fd = openSync(path, 'r');
+    head = Buffer.alloc(TRACE_MAGIC.length);
+    readSync(fd, head, 0, head.length, 0);
+    closeSync(fd);
+  } catch (err) {
+    throw new UsageError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  return TraceFileReader.is(head) ? TraceFileReader.open(path) : null;
+}
+
+/**
+ * Writes to stdout synchronously; false once the reader of the output has gone away (EPIPE),
+ * so a long report stops there (`ringtrace report f | head`).
+ */
+function writeOut(text: string): boolean {
+  const bytes = Buffer.from(text);
+  for (let at = 0; at < bytes.length; ) {
+    try {
+      at += writeSync(1, bytes, at);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE') return false;
+      if (code !== 'EAGAIN') throw err;
+    }
+  }
+  return true;
 }
