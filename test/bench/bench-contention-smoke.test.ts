@@ -59,7 +59,9 @@ describe('ringtrace bench contention', () => {
     for (const args of [['--writers', '0'], ['--writers', '2,x'], ['--nmi-rate', '-1'], ['--cell-ms', '5'], ['--no-such-option']]) {
       const run = await runCli(['bench', 'contention', ...args]);
       expect(run.code, args.join(' ')).toBe(2);
-      expect(run.stderr).toMatch(/error/);
+      // One line naming the problem and pointing to --help.
+      expect(run.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(run.stderr).toMatch(/^ringtrace bench contention: .*see 'ringtrace bench contention --help'/);
     }
   });
 });
