@@ -269,6 +269,8 @@ export class RingReader {
    */
   reportDrops(visitor: LossVisitor): void {
     for (let cpu = 0; cpu < this.cpus; cpu++) {
+      // A CPU given up for damage says nothing more (its give-up was reported once).
+      if (this.disabled[cpu] !== 0) continue;
       this.reportSkipped(cpu, visitor);
       const c = this.ctl[cpu]!;
       if (this.f64[(c + C_DROPPED) >> 3]! === this.f64[(c + C_DROPPED_REPORTED) >> 3]!) continue;
