@@ -75,7 +75,7 @@ export interface EventLogOptions {
    * When a slot's ring is full: `overwrite` (a flight recorder: keep the newest), `discard`
    * (keep the oldest: the new event is dropped and counted) or `block` (the writer waits up to
    * `blockTimeoutMs` for the consumer to free a page, then drops and counts as `discard`; the
-   * consumer must run on another thread, such as `pipeLog`'s drain thread). Defaults to `discard`.
+   * consumer must run on another thread, such as a `DrainThread`). Defaults to `discard`.
    */
   readonly mode?: ModeName;
   /**

@@ -491,10 +491,12 @@ export class CpuWriter {
       const switched = this.switchPage(from, hook);
       if (switched !== RETRY) {
         /* W: block mode waits for the reader to free page from + 1 - N, only at depth 1: a
-           nested write interrupted a write that may never run again until it returns, so it
-           drops as discard mode does. Nothing is reserved at this depth yet, so whatever the
-           reader takes is committed and closed already. */
+           nested write interrupted a write on this thread, which cannot go on while it
+           sleeps, so it drops as discard mode does. Nothing is reserved at this depth yet, so
+           every page the reader may take is committed and closed already. The event keeps
+           the timestamp it read at B. */
         if (switched === ReserveFailure.full && this.blockTimeoutMs !== 0 && depth === 1) {
+          /* W1 */
           if (blockedSince < 0) blockedSince = this.startBlocking(hook);
           if (this.awaitFreePage(from + 1, blockedSince)) continue;
         }
@@ -599,15 +601,16 @@ export class CpuWriter {
     const now = performance.now();
     const left = since + this.blockTimeoutMs - now;
     if (left <= 0) return false;
-    // Loaded before the flag is raised: a page freed from here on changes it, so the wait
-    // below returns at once instead of missing the wake.
+    /* W2: loaded before the flag is raised: a page freed from here on changes it, so the
+       wait below returns at once instead of missing the wake. */
     const freed = Atomics.load(i32, this.iPageFreed);
-    // Raises the flag, then looks at the slot; pairs with the reader's compareExchange on the
-    // slot followed by its Atomics.load of the flag: one of the two sees the other's write.
+    /* W3: raise the flag, then (W4) look at the slot; pairs with the reader's compareExchange
+       on the slot followed by its Atomics.load of the flag: one of the two sees the other's write. */
     Atomics.store(i32, this.iBlockWaiting, 1);
     const word = Atomics.load(i32, (this.slotBase >> 2) + (next % this.pages));
     // Pairs with the reader's Atomics.add + Atomics.notify of page freed (reader.ts swap).
     if (slotTag(word) === tagOf(next - this.pages)) Atomics.wait(i32, this.iPageFreed, freed, left);
+    /* W5 */
     Atomics.store(i32, this.iBlockWaiting, 0);
     this.f64[this.iBlockedMs]! += performance.now() - now;
     return true;
