@@ -32,8 +32,8 @@ export interface RingOptions {
   readonly mode?: ModeName;
   /**
    * Mode `block` only: how long one write may wait for a free page before it is dropped
-   * (counted as `dropped`), in ms, an integer. A main-thread writer stalls its event loop for
-   * up to this long. Defaults to 5.
+   * (counted as `dropped`), in ms, an integer 1..60000 (0, or nothing, with the other modes).
+   * A main-thread writer stalls its event loop for up to this long. Defaults to 5.
    */
   readonly blockTimeoutMs?: number;
   /**
@@ -122,8 +122,9 @@ export function resolveRingOptions(options: RingOptions = {}): RingConfig {
     maxPayloadLimit(pageBytes),
   );
   const mode = choiceOption('mode', options.mode ?? 'overwrite', Object.keys(Mode) as ModeName[]);
-  if (mode !== 'block' && options.blockTimeoutMs !== undefined) {
-    throw new RangeError(`options.blockTimeoutMs applies to mode 'block' only (mode is ${JSON.stringify(mode)})`);
+  // 0 is what a config of another mode holds, so a config passes back in as options.
+  if (mode !== 'block' && options.blockTimeoutMs !== undefined && options.blockTimeoutMs !== 0) {
+    throw new RangeError(`options.blockTimeoutMs applies to mode 'block' only (mode is ${JSON.stringify(mode)}, got ${String(options.blockTimeoutMs)})`);
   }
   const blockTimeoutMs = mode === 'block' ? integerOption('blockTimeoutMs', options.blockTimeoutMs ?? DEFAULT_BLOCK_TIMEOUT_MS, 1, MAX_BLOCK_TIMEOUT_MS) : 0;
   const clock = choiceOption('clock', options.clock ?? 'hrtime', Object.keys(ClockKind) as ClockName[]);

@@ -20,8 +20,8 @@ describe('ring options', () => {
     [{ mode: 'block', blockTimeoutMs: 0 }, RangeError, /options\.blockTimeoutMs must be an integer between 1 and 60000 \(got 0\)/],
     [{ mode: 'block', blockTimeoutMs: 2.5 }, RangeError, /options\.blockTimeoutMs must be an integer between 1 and 60000 \(got 2\.5\)/],
     [{ mode: 'block', blockTimeoutMs: '5' }, TypeError, /options\.blockTimeoutMs must be a number \(got string\)/],
-    [{ mode: 'discard', blockTimeoutMs: 5 }, RangeError, /options\.blockTimeoutMs applies to mode 'block' only \(mode is "discard"\)/],
-    [{ blockTimeoutMs: 5 }, RangeError, /options\.blockTimeoutMs applies to mode 'block' only \(mode is "overwrite"\)/],
+    [{ mode: 'discard', blockTimeoutMs: 5 }, RangeError, /options\.blockTimeoutMs applies to mode 'block' only \(mode is "discard", got 5\)/],
+    [{ blockTimeoutMs: 5 }, RangeError, /options\.blockTimeoutMs applies to mode 'block' only \(mode is "overwrite", got 5\)/],
     [{ clock: 'tsc' }, RangeError, /options\.clock must be one of hrtime, counter, coarse \(got "tsc"\)/],
     [{ coarsePeriodUs: 5 }, RangeError, /options\.coarsePeriodUs must be an integer between 20 and 1000000 \(got 5\)/],
     [{ clock: 7 }, TypeError, /options\.clock must be a string/],
@@ -31,6 +31,13 @@ describe('ring options', () => {
   ])('rejects %j', (options, kind, message) => {
     expect(() => RingBuffer.create(options as never)).toThrow(kind);
     expect(() => RingBuffer.create(options as never)).toThrow(message);
+  });
+
+  it('takes a config back as options, in every mode', () => {
+    for (const mode of ['overwrite', 'discard', 'block'] as const) {
+      const rb = RingBuffer.create({ cpus: 1, pagesPerCpu: 2, pageBytes: 256, mode });
+      expect(RingBuffer.create({ ...rb.config }).config).toEqual(rb.config);
+    }
   });
 
   it('attaches only to a ringtrace buffer of this layout version', () => {

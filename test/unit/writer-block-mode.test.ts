@@ -24,7 +24,7 @@ describe('ring mode block', () => {
     expect(RingBuffer.attach(ring.buffer).config).toEqual(ring.config);
     expect(EventLog.create({ slots: 1, mode: 'block', blockTimeoutMs: 9 }).ring.config).toMatchObject({ mode: 'block', blockTimeoutMs: 9 });
     expect(() => EventLog.create({ slots: 1, mode: 'block', blockTimeoutMs: 0 })).toThrow(/^options\.blockTimeoutMs must be an integer between 1 and 60000 \(got 0\)$/);
-    expect(() => EventLog.create({ slots: 1, blockTimeoutMs: 5 })).toThrow(/^options\.blockTimeoutMs applies to mode 'block' only \(mode is "discard"\)$/);
+    expect(() => EventLog.create({ slots: 1, blockTimeoutMs: 5 })).toThrow(/^options\.blockTimeoutMs applies to mode 'block' only \(mode is "discard", got 5\)$/);
   });
 
   it('a write that finds the ring full waits the bound for a consumer, then drops and counts it', () => {
