@@ -88,7 +88,8 @@ describe('block mode with real threads: the writer waits for a slow consumer, bo
       // and its reader page hold, so only after the naps it took before that point.
       const mustHaveRead = count - (pages + 1) * perPage(pageBytes);
       const forcedMs = c.pacedAt.filter(([before]) => before < mustHaveRead).reduce((_, [, paced]) => paced, 0);
-      expect(forcedMs).toBeGreaterThan(100);
+      // At least (count - 40) / 24 naps of >= 1 ms whatever the seed: the pacing is real.
+      expect(forcedMs).toBeGreaterThan(50);
       expect(w.wallMs, `seed ${seed}`).toBeGreaterThanOrEqual(forcedMs);
       console.log(`[block] seed ${seed}: ${count} events, writer ${w.wallMs.toFixed(0)} ms (consumer's pace forces >= ${forcedMs} ms), blocked ${s.blocked} writes for ${s.blockedMs.toFixed(0)} ms`);
     } finally {

@@ -46,7 +46,7 @@ describe('ring mode block', () => {
   });
 
   it('a nested write drops at once, as in discard mode; only the outermost write waits', () => {
-    const boundMs = 150;
+    const boundMs = 300;
     const ring = RingBuffer.create({ cpus: 1, pagesPerCpu: 2, pageBytes: 256, mode: 'block', blockTimeoutMs: boundMs });
     const w = ring.writer(0);
     fill(ring, w);
