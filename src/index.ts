@@ -10,7 +10,7 @@ export type { LossCause, LostEvents, CorruptionReport, ReadVisitor, ReadOptions 
 export type { RingOptions, RingConfig } from './ring/options.js';
 export { HookPoint, hookPointNames } from './ring/interrupt.js';
 export type { InterruptHook } from './ring/interrupt.js';
-export { RingError, RingLayoutError, RingOwnershipError, RingCorruptError, RingClosedError, RingUnpairedError } from './ring/errors.js';
+export { RingError, RingLayoutError, RingOwnershipError, RingCorruptError, RingClosedError, RingUnpairedError, RingBlockOnReaderError } from './ring/errors.js';
 export type { TraceClock } from './ring/clock.js';
 
 // The simulated machine.

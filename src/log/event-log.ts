@@ -71,8 +71,18 @@ export interface EventLogOptions {
    * Defaults to 1024 (or the page's limit, if lower).
    */
   readonly maxEventBytes?: number;
-  /** `overwrite` (a flight recorder: keep the newest) or `discard` (keep the oldest). Defaults to `discard`. */
+  /**
+   * When a slot's ring is full: `overwrite` (a flight recorder: keep the newest), `discard`
+   * (keep the oldest: the new event is dropped and counted) or `block` (the writer waits up to
+   * `blockTimeoutMs` for the consumer to free a page, then drops and counts as `discard`; the
+   * consumer must run on another thread, such as a `DrainThread`). Defaults to `discard`.
+   */
   readonly mode?: ModeName;
+  /**
+   * Mode `block` only: the most one emit waits for a free page, ms (an integer). A writer on
+   * the main thread stalls its event loop for up to this long. Defaults to 5.
+   */
+  readonly blockTimeoutMs?: number;
   /**
    * Timestamps: `hrtime` (ns, precise; one short-lived 16-byte heap number per event, as
    * Node 20 has no precise clock that never allocates), `coarse` (µs from a ticker thread,
@@ -104,6 +114,7 @@ const LOG_OPTION_NAMES: readonly (keyof EventLogOptions)[] = [
   'pageBytes',
   'maxEventBytes',
   'mode',
+  'blockTimeoutMs',
   'clock',
   'onSlotsExhausted',
   'registryBytes',
@@ -239,6 +250,7 @@ export class EventLog {
       pageBytes: options.pageBytes ?? 8192,
       maxPayloadBytes: options.maxEventBytes ?? Math.min(1024, maxPayloadLimit(options.pageBytes ?? 8192)),
       mode: options.mode ?? 'discard',
+      ...(options.blockTimeoutMs !== undefined ? { blockTimeoutMs: options.blockTimeoutMs } : {}),
       clock: options.clock ?? 'hrtime',
     } as const;
     let ringBytes: number;

@@ -49,3 +49,14 @@ export class RingUnpairedError extends RingError {
     super('ERR_RING_UNPAIRED', message);
   }
 }
+
+/**
+ * A writer in `block` mode would wait on the thread that holds the ring's reader role: the
+ * reader frees the pages the writer waits for, so it would wait for itself. Write from
+ * another thread, or consume from another thread (a drain thread), or use mode `discard`.
+ */
+export class RingBlockOnReaderError extends RingError {
+  constructor(message: string) {
+    super('ERR_RING_BLOCK_ON_READER', message);
+  }
+}

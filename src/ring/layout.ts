@@ -24,6 +24,7 @@
  * | 32  | u32   | cpu stride      | creator                      | all          | "                                |
  * | 36  | u32   | total bytes     | creator                      | attach       | "                                |
  * | 40  | i32   | reader owner    | reader (claim/release)       | reader       | Atomics.compareExchange          |
+ * | 44  | u32   | block timeout ms| creator                      | writers      | postMessage of the SAB           |
  * | 48  | f64   | hrtime origin   | creator                      | hrtime clock | postMessage of the SAB           |
  * | 64  | i32   | counter low     | every writer (counter clock) | writers      | Atomics.add                      |
  * | 128 | i32   | epoch, low half | counter clock, once per 2^32 | writers      | Atomics.store + Atomics.add(,0)  |
@@ -35,7 +36,9 @@
  * | 208 | i32   | coarse period us| creator                      | ticker       | posting the SAB                  |
  *
  * The counter word sits alone on its cache line (64..127): every writer on every CPU
- * bounces it. The epoch words are read-mostly and live on the next line.
+ * bounces it. The epoch words are read-mostly and live on the next line. The block
+ * timeout is 0 unless the mode is `block`; a writer in block mode reads the reader owner
+ * before it waits, to refuse waiting on the thread that would have to wake it.
  */
 
 export const MAGIC = 0x52545242; // "RTRB"
@@ -56,6 +59,7 @@ export const G_CLOCK = 28;
 export const G_CPU_STRIDE = 32;
 export const G_TOTAL_BYTES = 36;
 export const G_READER_OWNER = 40;
+export const G_BLOCK_TIMEOUT_MS = 44;
 export const G_HRTIME_ORIGIN = 48;
 export const G_COUNTER = 64;
 export const G_EPOCH_LOW = 128;
@@ -87,6 +91,9 @@ export const G_COARSE_PERIOD_US = 208;
  * | 64  | i32   | published tail seq  | writer       | reader              | Atomics.store / Atomics.load        |
  * | 68  | i32   | writer owner        | writer claim | writer claim        | Atomics.compareExchange             |
  * | 72  | f64   | bytes of left pages | writer       | stats               | plain (racy getter)                 |
+ * | 80  | i32   | block waiting       | writer       | reader (each swap)  | Atomics.store / Atomics.load        |
+ * | 88  | f64   | blocked (writes)    | writer       | stats               | plain (racy getter)                 |
+ * | 96  | f64   | blocked ms          | writer       | stats               | plain (racy getter)                 |
  * | 128 | f64   | read seq            | reader       | reader, snapshot    | plain                               |
  * | 136 | f64   | next index          | reader       | reader              | plain                               |
  * | 144 | f64   | read (events)       | reader       | stats               | plain (racy getter)                 |
@@ -102,8 +109,17 @@ export const G_COARSE_PERIOD_US = 208;
  * | 216 | f64   | writer corrupt      | writer       | stats               | plain (racy getter)                 |
  * | 224 | f64   | lost to corruption  | reader       | stats               | plain (racy getter)                 |
  * | 232 | i32   | last page abandoned | reader       | reader              | plain                               |
+ * | 236 | i32   | page freed          | reader       | writer (blocked)    | Atomics.add + Atomics.notify        |
  * | 240 | f64   | abandoned page end  | reader       | reader              | plain                               |
  * | 248 | f64   | release gave up     | writer       | stats               | plain (racy getter)                 |
+ *
+ * Block mode (docs/DESIGN.md, "Back-pressure"): a writer that finds no free page sets
+ * `block waiting`, re-checks the slot, and `Atomics.wait`s on `page freed`; the reader,
+ * after each page it swaps out, loads `block waiting` (a line it has just read the
+ * published tail from) and only when it is set bumps and notifies `page freed`. The
+ * waiting flag is the writer's and sits on its published line; `page freed` is the
+ * reader's and sits on the rarely written line, which the reader touches only while a
+ * writer sleeps, so neither side's common path writes a line the other reads.
  *
  * Sequence numbers (page seqs) are exact integers held in f64 words; only their low 32
  * bits are published (published tail, page header seq) and compared modulo 2^32.
@@ -122,6 +138,9 @@ export const C_ENTRIES = 48;
 export const C_PUBLISHED_TAIL = 64;
 export const C_WRITER_OWNER = 68;
 export const C_BYTES = 72;
+export const C_BLOCK_WAITING = 80;
+export const C_BLOCKED = 88;
+export const C_BLOCKED_MS = 96;
 export const C_READ_SEQ = 128;
 export const C_NEXT_INDEX = 136;
 export const C_READ = 144;
@@ -137,6 +156,7 @@ export const C_COMMIT_OVERRUN = 208;
 export const C_WRITER_CORRUPT = 216;
 export const C_LOST_CORRUPT = 224;
 export const C_ABANDONED = 232;
+export const C_PAGE_FREED = 236;
 export const C_ABANDON_END = 240;
 export const C_RELEASE_GAVE_UP = 248;
 
@@ -266,7 +286,12 @@ export function pagesBase(g: RingGeometry, cpu: number): number {
   return cpuBase(g, cpu) + CONTROL_BYTES + g.slotBytes;
 }
 
-export const Mode = { overwrite: 1, discard: 2 } as const;
+/**
+ * What a writer does when its ring has no free page: `overwrite` takes the oldest page
+ * (its events are lost), `discard` drops the new event, `block` waits for the reader to
+ * free a page, at most the block timeout, then drops the event as `discard` does.
+ */
+export const Mode = { overwrite: 1, discard: 2, block: 3 } as const;
 export type ModeName = keyof typeof Mode;
 export const ClockKind = { hrtime: 1, counter: 2, coarse: 3 } as const;
 export type ClockName = keyof typeof ClockKind;

@@ -24,8 +24,18 @@ export interface RingOptions {
   readonly pageBytes?: number;
   /** Largest event payload in bytes; at most a quarter of a page's data area. Defaults to 256. */
   readonly maxPayloadBytes?: number;
-  /** `overwrite` (flight recorder: lose the oldest) or `discard` (lose the newest). Defaults to `overwrite`. */
+  /**
+   * What a writer does when its ring is full: `overwrite` (flight recorder: lose the oldest),
+   * `discard` (lose the newest) or `block` (wait up to `blockTimeoutMs` for the reader to free
+   * a page, then lose the newest). Defaults to `overwrite`.
+   */
   readonly mode?: ModeName;
+  /**
+   * Mode `block` only: how long one write may wait for a free page before it is dropped
+   * (counted as `dropped`), in ms, an integer 1..60000 (0, or nothing, with the other modes).
+   * A main-thread writer stalls its event loop for up to this long. Defaults to 5.
+   */
+  readonly blockTimeoutMs?: number;
   /**
    * `hrtime` (ns, monotonic across threads), `counter` (a global atomic ticket: a total
    * order) or `coarse` (a ticker thread's µs clock: cheapest, bounded staleness). Defaults to `hrtime`.
@@ -41,14 +51,18 @@ export interface RingConfig {
   readonly pageBytes: number;
   readonly maxPayloadBytes: number;
   readonly mode: ModeName;
+  /** 0 unless `mode` is `block`. */
+  readonly blockTimeoutMs: number;
   readonly clock: ClockName;
   readonly coarsePeriodUs: number;
 }
 
 /** Every name `RingOptions` knows: anything else is refused. */
-export const RING_OPTION_NAMES: readonly (keyof RingOptions)[] = ['cpus', 'pagesPerCpu', 'pageBytes', 'maxPayloadBytes', 'mode', 'clock', 'coarsePeriodUs'];
+export const RING_OPTION_NAMES: readonly (keyof RingOptions)[] = ['cpus', 'pagesPerCpu', 'pageBytes', 'maxPayloadBytes', 'mode', 'blockTimeoutMs', 'clock', 'coarsePeriodUs'];
 
 export const DEFAULT_COARSE_PERIOD_US = 200;
+export const DEFAULT_BLOCK_TIMEOUT_MS = 5;
+export const MAX_BLOCK_TIMEOUT_MS = 60_000;
 export const DEFAULT_PAGES_PER_CPU = 64;
 export const DEFAULT_PAGE_BYTES = 4096;
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256;
@@ -108,6 +122,11 @@ export function resolveRingOptions(options: RingOptions = {}): RingConfig {
     maxPayloadLimit(pageBytes),
   );
   const mode = choiceOption('mode', options.mode ?? 'overwrite', Object.keys(Mode) as ModeName[]);
+  // 0 is what a config of another mode holds, so a config passes back in as options.
+  if (mode !== 'block' && options.blockTimeoutMs !== undefined && options.blockTimeoutMs !== 0) {
+    throw new RangeError(`options.blockTimeoutMs applies to mode 'block' only (mode is ${JSON.stringify(mode)}, got ${String(options.blockTimeoutMs)})`);
+  }
+  const blockTimeoutMs = mode === 'block' ? integerOption('blockTimeoutMs', options.blockTimeoutMs ?? DEFAULT_BLOCK_TIMEOUT_MS, 1, MAX_BLOCK_TIMEOUT_MS) : 0;
   const clock = choiceOption('clock', options.clock ?? 'hrtime', Object.keys(ClockKind) as ClockName[]);
   const coarsePeriodUs = integerOption('coarsePeriodUs', options.coarsePeriodUs ?? DEFAULT_COARSE_PERIOD_US, 20, 1_000_000);
   const total = geometry(cpus, pagesPerCpu, pageBytes).totalBytes;
@@ -116,5 +135,5 @@ export function resolveRingOptions(options: RingOptions = {}): RingConfig {
       `options.cpus x options.pagesPerCpu x options.pageBytes must fit in ${MAX_BUFFER_BYTES} bytes (got ${total})`,
     );
   }
-  return { cpus, pagesPerCpu, pageBytes, maxPayloadBytes, mode, clock, coarsePeriodUs };
+  return { cpus, pagesPerCpu, pageBytes, maxPayloadBytes, mode, blockTimeoutMs, clock, coarsePeriodUs };
 }

@@ -1,6 +1,7 @@
 import {
   C_ABANDONED,
   C_ABANDON_END,
+  C_BLOCK_WAITING,
   C_CORRUPT,
   C_DISCARDED,
   C_DROPPED,
@@ -10,6 +11,7 @@ import {
   C_LAST_TS,
   C_LOST_CORRUPT,
   C_NEXT_INDEX,
+  C_PAGE_FREED,
   C_PUBLISHED_TAIL,
   C_READ,
   C_READER_PHYS,
@@ -173,6 +175,8 @@ export class RingReader {
   private readonly pageBytes: number;
   private readonly maxPayload: number;
   private readonly overwrite: boolean;
+  /** Mode block: after each swap, wake a writer that waits for a free page. */
+  private readonly block: boolean;
   private readonly eventView: EventView;
   private readonly ctl: Int32Array;
   // The next record of each CPU, decoded ahead for the merge (-1: none).
@@ -205,6 +209,7 @@ export class RingReader {
     this.pageBytes = view.config.pageBytes;
     this.maxPayload = view.config.maxPayloadBytes;
     this.overwrite = view.config.mode === 'overwrite';
+    this.block = view.config.mode === 'block';
     this.eventView = new EventView(view);
     this.ctl = new Int32Array(this.cpus);
     for (let cpu = 0; cpu < this.cpus; cpu++) this.ctl[cpu] = view.controlBase(cpu);
@@ -619,6 +624,13 @@ export class RingReader {
         const spare = i32[(c + C_READER_PHYS) >> 2]!;
         // Pairs with the overwriting writer's compareExchange on this slot: one of us owns page seq.
         if (Atomics.compareExchange(i32, si, word, slotWord(seq + pages, spare)) === word) {
+          // The slot now holds a free page. Pairs with the blocked writer's Atomics.store of
+          // the flag before it looks at the slot: it sees the free page, or we see the flag.
+          if (this.block && Atomics.load(i32, (c + C_BLOCK_WAITING) >> 2) !== 0) {
+            // Changes the word the writer waits on (so a wait that starts late returns at once); pairs with its Atomics.wait.
+            Atomics.add(i32, (c + C_PAGE_FREED) >> 2, 1);
+            Atomics.notify(i32, (c + C_PAGE_FREED) >> 2);
+          }
           this.adopt(cpu, seq, phys, visitor);
           return true;
         }

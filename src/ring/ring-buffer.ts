@@ -17,6 +17,8 @@ import {
   C_READ_OFFSET,
   C_WRITER_CORRUPT,
   C_RELEASE_GAVE_UP,
+  C_BLOCKED,
+  C_BLOCKED_MS,
   C_WRITER_OWNER,
   C_WRITE,
   C_TAIL_PHYS,
@@ -32,6 +34,7 @@ import {
   G_MAGIC,
   G_MAX_PAYLOAD,
   G_MODE,
+  G_BLOCK_TIMEOUT_MS,
   G_PAGES_PER_CPU,
   G_PAGE_BYTES,
   G_READER_OWNER,
@@ -50,7 +53,7 @@ import {
   pageHeaderCheck,
   slotWord,
 } from './layout.js';
-import { RingOwnershipError } from './errors.js';
+import { RingBlockOnReaderError, RingOwnershipError } from './errors.js';
 import { resolveRingOptions, type RingConfig, type RingOptions } from './options.js';
 import { RingView } from './ring-view.js';
 import { createClock, hrtimeOriginNs, publishCoarseTime } from './clock.js';
@@ -90,6 +93,10 @@ export interface CpuStats {
    * (also counted in `corrupt`). Should stay 0: the kernel warns (RB_WARN_ON) where this counts.
    */
   readonly releaseGaveUp: number;
+  /** Mode block: writes that found the ring full and waited for a free page (whether or not one came). */
+  readonly blocked: number;
+  /** Mode block: total time writes waited for a free page, ms. */
+  readonly blockedMs: number;
   /** Timestamp of the latest reservation. */
   readonly lastTimestamp: number;
 }
@@ -213,6 +220,7 @@ export class RingBuffer {
     }
     const owner = (view.controlBase(cpu) + C_WRITER_OWNER) >> 2;
     const token = threadId + 1;
+    this.refuseBlockOnReader(cpu);
     const previous = Atomics.compareExchange(view.i32, owner, 0, token);
     if (previous !== 0) {
       throw new RingOwnershipError(`cpu ${cpu} already has a writer (thread ${previous - 1})`);
@@ -233,11 +241,26 @@ export class RingBuffer {
     const view = this.view;
     view.checkCpu(cpu);
     const owner = (view.controlBase(cpu) + C_WRITER_OWNER) >> 2;
+    this.refuseBlockOnReader(cpu);
     const previous = Atomics.compareExchange(view.i32, owner, 0, SHARED_OWNER);
     if (previous !== 0 && previous !== SHARED_OWNER) {
       throw new RingOwnershipError(`cpu ${cpu} already has a writer (thread ${previous - 1})`);
     }
     return new CpuWriter(view, cpu, createClock(view.config.clock, view.i32, view.f64), () => undefined);
+  }
+
+  /**
+   * A block-mode writer on the thread that holds the reader role would wait for itself when
+   * the ring fills: refused here, at the boundary (the writer checks again before it waits,
+   * for a reader claimed later).
+   */
+  private refuseBlockOnReader(cpu: number): void {
+    if (this.view.config.mode === 'block' && Atomics.load(this.view.i32, G_READER_OWNER >> 2) === threadId + 1) {
+      throw new RingBlockOnReaderError(
+        `cpu ${cpu}: a writer in mode 'block' cannot run on thread ${threadId}, which holds the ring's reader role: it would wait for itself when the ring fills ` +
+          "(consume from another thread, such as a drain thread, or use mode 'discard')",
+      );
+    }
   }
 
   /**
@@ -327,6 +350,8 @@ export class RingBuffer {
       commitOverrun: f(C_COMMIT_OVERRUN),
       corrupt: f(C_CORRUPT) + f(C_WRITER_CORRUPT),
       releaseGaveUp: f(C_RELEASE_GAVE_UP),
+      blocked: f(C_BLOCKED),
+      blockedMs: f(C_BLOCKED_MS),
       lastTimestamp: f(C_LAST_TS),
     };
   }
@@ -386,6 +411,7 @@ function initialise(view: RingView): void {
   u32[G_PAGE_BYTES >> 2] = config.pageBytes;
   u32[G_MAX_PAYLOAD >> 2] = config.maxPayloadBytes;
   u32[G_MODE >> 2] = Mode[config.mode];
+  u32[G_BLOCK_TIMEOUT_MS >> 2] = config.blockTimeoutMs;
   u32[G_CLOCK >> 2] = ClockKind[config.clock];
   u32[G_CPU_STRIDE >> 2] = g.cpuStride;
   u32[G_TOTAL_BYTES >> 2] = g.totalBytes;

@@ -8,6 +8,7 @@ import {
   G_MAGIC,
   G_MAX_PAYLOAD,
   G_MODE,
+  G_BLOCK_TIMEOUT_MS,
   G_PAGES_PER_CPU,
   G_PAGE_BYTES,
   G_TOTAL_BYTES,
@@ -92,6 +93,7 @@ export class RingView {
         pageBytes: u32[G_PAGE_BYTES / 4]!,
         maxPayloadBytes: u32[G_MAX_PAYLOAD / 4]!,
         mode: modeName,
+        ...(modeName === 'block' ? { blockTimeoutMs: u32[G_BLOCK_TIMEOUT_MS / 4]! } : {}),
         clock: clockName,
         coarsePeriodUs: u32[G_COARSE_PERIOD_US / 4]!,
       });

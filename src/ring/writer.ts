@@ -1,4 +1,8 @@
+import { threadId } from 'node:worker_threads';
 import {
+  C_BLOCKED,
+  C_BLOCKED_MS,
+  C_BLOCK_WAITING,
   C_BYTES,
   C_COMMITTED,
   C_COMMITTING,
@@ -10,6 +14,7 @@ import {
   C_LAST_TS,
   C_MAX_NESTING,
   C_OVERRUN,
+  C_PAGE_FREED,
   C_PUBLISHED_TAIL,
   C_TAIL_PHYS,
   C_TAIL_SEQ,
@@ -17,6 +22,7 @@ import {
   C_WRITER_CORRUPT,
   C_RELEASE_GAVE_UP,
   COMMIT_CLOSED,
+  G_READER_OWNER,
   PAGE_HEADER_BYTES,
   P_BASE_TS,
   P_CHECK,
@@ -46,11 +52,11 @@ import {
 import type { TraceClock } from './clock.js';
 import { HookPoint, type InterruptHook } from './interrupt.js';
 import type { RingView } from './ring-view.js';
-import { RingClosedError, RingUnpairedError } from './errors.js';
+import { RingBlockOnReaderError, RingClosedError, RingUnpairedError } from './errors.js';
 
 /** Why a reservation failed. `reserve` returns one of these (negative) instead of an offset. */
 export const ReserveFailure = {
-  /** discard mode: no free page; the event is dropped and counted. */
+  /** discard mode (block mode after the block timeout, or nested): no free page; the event is dropped and counted. */
   full: -1,
   /** overwrite mode: the ring is full of pages an interrupted write has not committed yet. */
   commitOverrun: -2,
@@ -104,6 +110,8 @@ export class CpuWriter {
   /** Largest payload; -1 once closed, so that every reserve() fails into badArguments(), which throws. */
   private maxPayload: number;
   private readonly overwrite: boolean;
+  /** Block mode's bound on one write's wait for a free page, ms; 0 in the other modes. */
+  private readonly blockTimeoutMs: number;
   /** Record start of the write at each nesting depth, for discard(). */
   private readonly recordStack = new Int32Array(MAX_NESTING + 1);
   /**
@@ -133,6 +141,10 @@ export class CpuWriter {
   private readonly iCommitOverrun: number;
   private readonly iWriterCorrupt: number;
   private readonly iReleaseGaveUp: number;
+  private readonly iBlockWaiting: number;
+  private readonly iBlocked: number;
+  private readonly iBlockedMs: number;
+  private readonly iPageFreed: number;
 
   constructor(view: RingView, cpu: number, clock: TraceClock, onClose: () => void) {
     this.cpu = cpu;
@@ -144,6 +156,7 @@ export class CpuWriter {
     this.pageBytes = view.config.pageBytes;
     this.maxPayload = view.config.maxPayloadBytes;
     this.overwrite = view.config.mode === 'overwrite';
+    this.blockTimeoutMs = view.config.blockTimeoutMs;
     this.pagesBase = view.pagesBase(cpu);
     this.slotBase = view.slotBase(cpu);
     this.onClose = onClose;
@@ -165,6 +178,10 @@ export class CpuWriter {
     this.iCommitOverrun = (c + C_COMMIT_OVERRUN) >> 3;
     this.iWriterCorrupt = (c + C_WRITER_CORRUPT) >> 3;
     this.iReleaseGaveUp = (c + C_RELEASE_GAVE_UP) >> 3;
+    this.iBlockWaiting = (c + C_BLOCK_WAITING) >> 2;
+    this.iBlocked = (c + C_BLOCKED) >> 3;
+    this.iBlockedMs = (c + C_BLOCKED_MS) >> 3;
+    this.iPageFreed = (c + C_PAGE_FREED) >> 2;
   }
 
   /** Current nesting depth: 0 outside a write. */
@@ -431,6 +448,8 @@ export class CpuWriter {
   private reserveRecord(type: number, length: number, ts: number, depth: number, hook: InterruptHook | null): number {
     const i32 = this.i32;
     const f64 = this.f64;
+    /** When this write started to wait for a free page (block mode), performance.now() ms; -1 before. */
+    let blockedSince = -1;
     for (let attempt = 0; attempt < RESERVE_LOOP_LIMIT; attempt++) {
       /* C: clamp the timestamp so one CPU's records never go back in time in reservation
          order (a writer that interrupted us between B and C reserved first with a later
@@ -471,6 +490,16 @@ export class CpuWriter {
       if (hook !== null) hook(HookPoint.pageFull);
       const switched = this.switchPage(from, hook);
       if (switched !== RETRY) {
+        /* W: block mode waits for the reader to free page from + 1 - N, only at depth 1: a
+           nested write interrupted a write on this thread, which cannot go on while it
+           sleeps, so it drops as discard mode does. Nothing is reserved at this depth yet, so
+           every page the reader may take is committed and closed already. The event keeps
+           the timestamp it read at B. */
+        if (switched === ReserveFailure.full && this.blockTimeoutMs !== 0 && depth === 1) {
+          /* W1 */
+          if (blockedSince < 0) blockedSince = this.startBlocking(hook);
+          if (this.awaitFreePage(from + 1, blockedSince)) continue;
+        }
         this.countDrop(switched);
         return switched;
       }
@@ -543,6 +572,48 @@ export class CpuWriter {
     Atomics.store(i32, this.iPublishedTail, next | 0);
     if (hook !== null) hook(HookPoint.tailMoved);
     return RETRY;
+  }
+
+  /**
+   * The first wait of a write: refuses to wait on the reader's thread (it would wait for
+   * itself), counts the write as blocked and returns when it started waiting.
+   */
+  private startBlocking(hook: InterruptHook | null): number {
+    if (Atomics.load(this.i32, G_READER_OWNER >> 2) === threadId + 1) {
+      this.countDrop(ReserveFailure.full);
+      this.release(hook);
+      throw new RingBlockOnReaderError(
+        `cpu ${this.cpu}: a write in mode 'block' found the ring full on thread ${threadId}, which holds the ring's reader role and would have to free the page itself ` +
+          "(the event was dropped; consume from another thread, such as a drain thread, or use mode 'discard')",
+      );
+    }
+    this.f64[this.iBlocked]! += 1;
+    return performance.now();
+  }
+
+  /**
+   * One bounded wait for the reader to free page `next - N` (its slot then names page
+   * `next`). Returns false once the block timeout has passed since `since`: drop. A true
+   * return means "look again", not that a page is free.
+   */
+  private awaitFreePage(next: number, since: number): boolean {
+    const i32 = this.i32;
+    const now = performance.now();
+    const left = since + this.blockTimeoutMs - now;
+    if (left <= 0) return false;
+    /* W2: loaded before the flag is raised: a page freed from here on changes it, so the
+       wait below returns at once instead of missing the wake. */
+    const freed = Atomics.load(i32, this.iPageFreed);
+    /* W3: raise the flag, then (W4) look at the slot; pairs with the reader's compareExchange
+       on the slot followed by its Atomics.load of the flag: one of the two sees the other's write. */
+    Atomics.store(i32, this.iBlockWaiting, 1);
+    const word = Atomics.load(i32, (this.slotBase >> 2) + (next % this.pages));
+    // Pairs with the reader's Atomics.add + Atomics.notify of page freed (reader.ts swap).
+    if (slotTag(word) === tagOf(next - this.pages)) Atomics.wait(i32, this.iPageFreed, freed, left);
+    /* W5 */
+    Atomics.store(i32, this.iBlockWaiting, 0);
+    this.f64[this.iBlockedMs]! += performance.now() - now;
+    return true;
   }
 
   private countDrop(reason: number): void {

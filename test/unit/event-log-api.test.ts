@@ -107,7 +107,7 @@ describe('EventLog as a new user meets it', () => {
 
   it('refuses unknown option names, naming the known ones', async () => {
     expect(() => EventLog.create({ slot: 2 } as never)).toThrow(
-      /options: unknown option "slot" \(the options are slots, pagesPerSlot, pageBytes, maxEventBytes, mode, clock, onSlotsExhausted, registryBytes, onBadEvent\)/,
+      /options: unknown option "slot" \(the options are slots, pagesPerSlot, pageBytes, maxEventBytes, mode, blockTimeoutMs, clock, onSlotsExhausted, registryBytes, onBadEvent\)/,
     );
     expect(() => EventLog.create({ onBadEvent: 'ignore' as never })).toThrow(/options\.onBadEvent must be one of record, throw \(got "ignore"\)/);
     const log = EventLog.create({ slots: 1, pagesPerSlot: 2, pageBytes: 4096 });

@@ -5,7 +5,7 @@ import { G_MAGIC, G_VERSION } from '../../src/ring/layout.js';
 describe('ring options', () => {
   it('applies the documented defaults', () => {
     const rb = RingBuffer.create({ cpus: 1 });
-    expect(rb.config).toEqual({ cpus: 1, pagesPerCpu: 64, pageBytes: 4096, maxPayloadBytes: 256, mode: 'overwrite', clock: 'hrtime', coarsePeriodUs: 200 });
+    expect(rb.config).toEqual({ cpus: 1, pagesPerCpu: 64, pageBytes: 4096, maxPayloadBytes: 256, mode: 'overwrite', blockTimeoutMs: 0, clock: 'hrtime', coarsePeriodUs: 200 });
   });
 
   it.each([
@@ -16,16 +16,28 @@ describe('ring options', () => {
     [{ pagesPerCpu: 2.5 }, RangeError, /options\.pagesPerCpu/],
     [{ cpus: 0 }, RangeError, /options\.cpus must be an integer between 1 and 256 \(got 0\)/],
     [{ maxPayloadBytes: 5000 }, RangeError, /options\.maxPayloadBytes must be an integer between 0 and \d+ \(got 5000\)/],
-    [{ mode: 'ring' }, RangeError, /options\.mode must be one of overwrite, discard \(got "ring"\)/],
+    [{ mode: 'ring' }, RangeError, /options\.mode must be one of overwrite, discard, block \(got "ring"\)/],
+    [{ mode: 'block', blockTimeoutMs: 0 }, RangeError, /options\.blockTimeoutMs must be an integer between 1 and 60000 \(got 0\)/],
+    [{ mode: 'block', blockTimeoutMs: 2.5 }, RangeError, /options\.blockTimeoutMs must be an integer between 1 and 60000 \(got 2\.5\)/],
+    [{ mode: 'block', blockTimeoutMs: '5' }, TypeError, /options\.blockTimeoutMs must be a number \(got string\)/],
+    [{ mode: 'discard', blockTimeoutMs: 5 }, RangeError, /options\.blockTimeoutMs applies to mode 'block' only \(mode is "discard", got 5\)/],
+    [{ blockTimeoutMs: 5 }, RangeError, /options\.blockTimeoutMs applies to mode 'block' only \(mode is "overwrite", got 5\)/],
     [{ clock: 'tsc' }, RangeError, /options\.clock must be one of hrtime, counter, coarse \(got "tsc"\)/],
     [{ coarsePeriodUs: 5 }, RangeError, /options\.coarsePeriodUs must be an integer between 20 and 1000000 \(got 5\)/],
     [{ clock: 7 }, TypeError, /options\.clock must be a string/],
     [{ cpus: 256, pagesPerCpu: 4096, pageBytes: 1 << 20 }, RangeError, /must fit in/],
-    [{ cpu: 2 }, TypeError, /options: unknown option "cpu" \(the options are cpus, pagesPerCpu, pageBytes, maxPayloadBytes, mode, clock, coarsePeriodUs\)/],
+    [{ cpu: 2 }, TypeError, /options: unknown option "cpu" \(the options are cpus, pagesPerCpu, pageBytes, maxPayloadBytes, mode, blockTimeoutMs, clock, coarsePeriodUs\)/],
     [{ cpus: 1, pagebytes: 4096 }, TypeError, /unknown option "pagebytes"/],
   ])('rejects %j', (options, kind, message) => {
     expect(() => RingBuffer.create(options as never)).toThrow(kind);
     expect(() => RingBuffer.create(options as never)).toThrow(message);
+  });
+
+  it('takes a config back as options, in every mode', () => {
+    for (const mode of ['overwrite', 'discard', 'block'] as const) {
+      const rb = RingBuffer.create({ cpus: 1, pagesPerCpu: 2, pageBytes: 256, mode });
+      expect(RingBuffer.create({ ...rb.config }).config).toEqual(rb.config);
+    }
   });
 
   it('attaches only to a ringtrace buffer of this layout version', () => {
