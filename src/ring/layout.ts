@@ -218,6 +218,10 @@ export const P_SEQ = 0;
 export const P_COMMIT = 4;
 export const P_ENTRIES = 8;
 export const P_NEXT = 12;
+/** P_NEXT of the tail page: the page after it is not known yet. */
+export const NEXT_UNKNOWN = -1;
+/** P_NEXT of a page S1 has opened before S2 moved the tail onto it (S1 is done for its seq). */
+export const NEXT_OPENED = -2;
 export const P_SIZE = 16;
 export const P_CHECK = 20;
 export const P_FIRST_ENTRY = 24;

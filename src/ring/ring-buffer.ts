@@ -47,6 +47,7 @@ import {
   P_CHECK,
   P_COMMIT,
   P_NEXT,
+  NEXT_UNKNOWN,
   P_SEQ,
   P_SIZE,
   geometry,
@@ -427,7 +428,7 @@ function initialise(view: RingView): void {
     const page0 = view.pageAt(cpu, 0);
     i32[(page0 + P_SEQ) >> 2] = 0;
     i32[(page0 + P_COMMIT) >> 2] = PAGE_HEADER_BYTES;
-    i32[(page0 + P_NEXT) >> 2] = -1;
+    i32[(page0 + P_NEXT) >> 2] = NEXT_UNKNOWN;
     i32[(page0 + P_SIZE) >> 2] = config.pageBytes;
     i32[(page0 + P_CHECK) >> 2] = pageHeaderCheck(f64, i32, page0);
     i32[(c + C_WRITE) >> 2] = PAGE_HEADER_BYTES;

@@ -31,6 +31,8 @@ import {
   P_ENTRIES,
   P_FIRST_ENTRY,
   P_NEXT,
+  NEXT_OPENED,
+  NEXT_UNKNOWN,
   P_SEQ,
   P_SIZE,
   WRITE_FULL,
@@ -45,7 +47,10 @@ import {
   MAX_TYPE,
   RECORD_HEADER_BYTES,
   RecordKind,
+  headerKind,
+  headerLength,
   packHeader,
+  recordBytes,
   splitHigh,
   splitLow,
 } from './event-codec.js';
@@ -112,6 +117,8 @@ export class CpuWriter {
   private readonly overwrite: boolean;
   /** Block mode's bound on one write's wait for a free page, ms; 0 in the other modes. */
   private readonly blockTimeoutMs: number;
+  /** Block mode: when the blocked time was last added to the counter (performance.now() ms). */
+  private blockMark = 0;
   /** Record start of the write at each nesting depth, for discard(). */
   private readonly recordStack = new Int32Array(MAX_NESTING + 1);
   /**
@@ -208,13 +215,9 @@ export class CpuWriter {
     /* B: read the clock. A nested writer between B and C is fine: C clamps. */
     let ts = this.clock.now();
     if (hook !== null) hook(HookPoint.clockRead);
-    /* C: clamp the timestamp so one CPU's records never go back in time in reservation
-       order (a writer that interrupted us between B and C reserved first with a later
-       time), then claim bytes at the tail. This is the common case; reserveRecord()
-       below is the general one (absolute timestamp, page switch). */
-    const last = f64[this.iLastTs]!;
-    if (ts < last) ts = last;
-    else f64[this.iLastTs] = ts;
+    /* C: clamp the timestamp (clamp()), then claim bytes at the tail. This is the common
+       case; reserveRecord() below is the general one (absolute timestamp, page switch). */
+    ts = this.clamp(ts);
     const page = this.pagesBase + i32[this.iTailPhys]! * this.pageBytes;
     const delta = ts - f64[(page + P_BASE_TS) >> 3]!;
     const off = i32[this.iWrite]!;
@@ -278,9 +281,8 @@ export class CpuWriter {
     if (depth <= 0) throw new Error(`discard() without a reservation on cpu ${this.cpu}`);
     const w = this.recordStack[depth]! >> 2;
     const header = i32[w]!;
-    // Same bytes as the record: 8 + align8(length) (+ 8 for an absolute timestamp).
-    const length = ((header >>> 16) & 0x3fff) + 7 & ~7;
-    const covered = (header >>> 30) === RecordKind.absolute ? length + 8 : length;
+    // Same bytes as the record: the padding covers everything after its header.
+    const covered = recordBytes(headerLength(header), headerKind(header) === RecordKind.absolute) - RECORD_HEADER_BYTES;
     i32[w] = packHeader(RecordKind.padding, covered, 0);
     this.commit();
   }
@@ -387,9 +389,8 @@ export class CpuWriter {
       for (let off = from; off < end && off + RECORD_HEADER_BYTES <= this.pageBytes; ) {
         const w = (page + off) >> 2;
         const header = i32[w]!;
-        const length = (header >>> 16) & 0x3fff;
-        const kind = header >>> 30;
-        const bytes = (kind === RecordKind.absolute ? 16 : 8) + ((length + 7) & ~7);
+        const kind = headerKind(header);
+        const bytes = recordBytes(headerLength(header), kind === RecordKind.absolute);
         if (kind === RecordKind.invalid) break;
         if (kind !== RecordKind.padding) {
           i32[w] = packHeader(RecordKind.padding, bytes - RECORD_HEADER_BYTES, 0);
@@ -440,6 +441,17 @@ export class CpuWriter {
     if (depth > this.i32[this.iMaxNesting]!) this.i32[this.iMaxNesting] = depth;
   }
 
+  /**
+   * Step C's clamp: one CPU's records never go back in time in reservation order (a writer
+   * that interrupted us between B and C reserved first, with a later time).
+   */
+  private clamp(ts: number): number {
+    const last = this.f64[this.iLastTs]!;
+    if (ts < last) return last;
+    this.f64[this.iLastTs] = ts;
+    return ts;
+  }
+
   private pageAt(phys: number): number {
     return this.pagesBase + phys * this.pageBytes;
   }
@@ -451,12 +463,8 @@ export class CpuWriter {
     /** When this write started to wait for a free page (block mode), performance.now() ms; -1 before. */
     let blockedSince = -1;
     for (let attempt = 0; attempt < RESERVE_LOOP_LIMIT; attempt++) {
-      /* C: clamp the timestamp so one CPU's records never go back in time in reservation
-         order (a writer that interrupted us between B and C reserved first with a later
-         time), then claim bytes at the tail. */
-      const last = f64[this.iLastTs]!;
-      if (ts < last) ts = last;
-      else f64[this.iLastTs] = ts;
+      /* C: clamp the timestamp (clamp()), then claim bytes at the tail. */
+      ts = this.clamp(ts);
       const page = this.pageAt(i32[this.iTailPhys]!);
       const delta = ts - f64[(page + P_BASE_TS) >> 3]!;
       const absolute = !(delta >= 0 && delta <= MAX_DELTA);
@@ -547,7 +555,7 @@ export class CpuWriter {
     /* S1: open page next: its header, invisible to the reader until S2 publishes the tail. */
     if (f64[this.iTailSeq] !== from) return RETRY;
     const page = this.pageAt(phys);
-    if (i32[(page + P_SEQ) >> 2] !== (next | 0) || i32[(page + P_NEXT) >> 2] !== -2) {
+    if (i32[(page + P_SEQ) >> 2] !== (next | 0) || i32[(page + P_NEXT) >> 2] !== NEXT_OPENED) {
       i32[(page + P_ENTRIES) >> 2] = 0;
       i32[(page + P_SIZE) >> 2] = this.pageBytes;
       f64[(page + P_FIRST_ENTRY) >> 3] = f64[this.iEntries]!;
@@ -556,7 +564,7 @@ export class CpuWriter {
       Atomics.store(i32, (page + P_COMMIT) >> 2, PAGE_HEADER_BYTES);
       i32[(page + P_SEQ) >> 2] = next | 0;
       i32[(page + P_CHECK) >> 2] = pageHeaderCheck(f64, i32, page);
-      i32[(page + P_NEXT) >> 2] = -2; // "opened, tail not here yet": S1 is done for this seq
+      i32[(page + P_NEXT) >> 2] = NEXT_OPENED;
     }
     if (hook !== null) hook(HookPoint.pageOpened);
     /* S2: move the tail onto the opened page. */
@@ -564,7 +572,7 @@ export class CpuWriter {
     const old = this.pageAt(i32[this.iTailPhys]!);
     i32[(old + P_NEXT) >> 2] = phys;
     f64[this.iBytes]! += i32[(old + P_SIZE) >> 2]! - PAGE_HEADER_BYTES;
-    i32[(page + P_NEXT) >> 2] = -1;
+    i32[(page + P_NEXT) >> 2] = NEXT_UNKNOWN;
     f64[this.iTailSeq] = next;
     i32[this.iTailPhys] = phys;
     i32[this.iWrite] = PAGE_HEADER_BYTES;
@@ -588,7 +596,8 @@ export class CpuWriter {
       );
     }
     this.f64[this.iBlocked]! += 1;
-    return performance.now();
+    this.blockMark = performance.now();
+    return this.blockMark;
   }
 
   /**
@@ -600,6 +609,10 @@ export class CpuWriter {
     const i32 = this.i32;
     const now = performance.now();
     const left = since + this.blockTimeoutMs - now;
+    // Blocked time is wall time since the write found the ring full, gaps between waits
+    // included (a thread descheduled between two waits was still held up).
+    this.f64[this.iBlockedMs]! += now - this.blockMark;
+    this.blockMark = now;
     if (left <= 0) return false;
     /* W2: loaded before the flag is raised: a page freed from here on changes it, so the
        wait below returns at once instead of missing the wake. */
@@ -612,7 +625,9 @@ export class CpuWriter {
     if (slotTag(word) === tagOf(next - this.pages)) Atomics.wait(i32, this.iPageFreed, freed, left);
     /* W5 */
     Atomics.store(i32, this.iBlockWaiting, 0);
-    this.f64[this.iBlockedMs]! += performance.now() - now;
+    const woke = performance.now();
+    this.f64[this.iBlockedMs]! += woke - this.blockMark;
+    this.blockMark = woke;
     return true;
   }
 
