@@ -35,7 +35,7 @@ export { BadEvent, EventLog, LogWriter } from './log/event-log.js';
 export type { EventLogOptions, EventLogHandle, LogEntry, LogStats } from './log/event-log.js';
 export { defineEvent, schemaFromJson, schemaToJson } from './log/event-schema.js';
 export type { EventDescriptor, EventOptions, EventValues, FieldSpec, FieldType } from './log/event-schema.js';
-export type { EventRecord } from './log/event-codec.js';
+export type { EventRecord } from './log/payload-codec.js';
 export { BinaryLogSink, JsonLinesSink, installFlightRecorder, loadDump, pipeLog, readBinaryLog, writeDump } from './log/sinks.js';
 export type { JsonLinesSinkOptions, LogSink } from './log/sinks.js';
 export { JsonLineFormat } from './log/json-lines.js';

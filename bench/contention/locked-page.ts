@@ -12,7 +12,7 @@ import {
   recordBytes,
   splitHigh,
   splitLow,
-} from '../../src/ring/event-codec.js';
+} from '../../src/ring/record.js';
 import { HookPoint, type InterruptHook } from '../../src/ring/interrupt.js';
 import {
   COMMIT_CLOSED,

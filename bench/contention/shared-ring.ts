@@ -10,7 +10,7 @@ import {
   packHeader,
   splitHigh,
   splitLow,
-} from '../../src/ring/event-codec.js';
+} from '../../src/ring/record.js';
 import { HookPoint, type InterruptHook } from '../../src/ring/interrupt.js';
 import type { StreamVerifier } from '../../src/check/stream-verifier.js';
 import {
@@ -49,7 +49,7 @@ import { LockResult, acquire, release } from './lock.js';
  * head is written by the reader only. Positions grow without bound modulo 2^32; the byte
  * of a position is `position & (capacity - 1)`.
  *
- * Records are ringtrace's absolute-timestamp records (event-codec.ts), word 1 naming the
+ * Records are ringtrace's absolute-timestamp records (src/ring/record.ts), word 1 naming the
  * writer (ringtrace's per-page delta cannot serve writers that reserve concurrently):
  *
  * ```

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeFields, encode } from '../../src/log/event-codec.js';
+import { decodeFields, encode } from '../../src/log/payload-codec.js';
 import { JsonLineFormat } from '../../src/log/json-lines.js';
 import { loadDevDependency } from '../dev-deps.js';
 import { BenchVerifyError } from '../ring/verify.js';

@@ -1,4 +1,4 @@
-import { decode } from '../../src/log/event-codec.js';
+import { decode } from '../../src/log/payload-codec.js';
 import type { EventLog, LogEntry } from '../../src/log/event-log.js';
 import type { CpuStats, RingBuffer } from '../../src/ring/ring-buffer.js';
 import { BenchVerifyError } from '../ring/verify.js';

@@ -1,4 +1,4 @@
-import { decodeFields } from '../log/event-codec.js';
+import { decodeFields } from '../log/payload-codec.js';
 import { schemaFromJson, type EventDescriptor } from '../log/event-schema.js';
 import { interruptPointNames } from '../machine/interrupts.js';
 import type { MachineTraceDescription } from '../machine/machine.js';

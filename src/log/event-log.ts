@@ -7,7 +7,7 @@ import type { CorruptionReport, EventView, LossCause, RingReader } from '../ring
 import { RingBuffer, type CpuStats } from '../ring/ring-buffer.js';
 import { maxPayloadLimit } from '../ring/options.js';
 import type { CpuWriter } from '../ring/writer.js';
-import { checkedLength, compiledEncoder, createRecord, decodeFields, type EventRecord } from './event-codec.js';
+import { checkedLength, compiledEncoder, createRecord, decodeFields, type EventRecord } from './payload-codec.js';
 import { defineEvent, FLAG_TRUNCATED, type EventDescriptor, type EventValues, type FieldSpec } from './event-schema.js';
 import { REGISTRY_HEADER_BYTES, SchemaRegistry, TYPE_BASE } from './schema-registry.js';
 import { checkOptionNames } from '../option-check.js';

@@ -1,7 +1,7 @@
 /**
  * The event schema of the EventLog: `defineEvent` turns a name and an object of field
  * types into a frozen descriptor that fixes the payload layout once. The codec
- * (event-codec.ts) reads and writes payloads through this layout only.
+ * (payload-codec.ts) reads and writes payloads through this layout only.
  *
  * Payload byte map (offsets from the payload's start, which the ring aligns to 8 bytes;
  * every multi-byte value is little-endian, so a dump file reads the same anywhere):

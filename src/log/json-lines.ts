@@ -1,5 +1,5 @@
 import type { LogEntry } from './event-log.js';
-import { decodeFields } from './event-codec.js';
+import { decodeFields } from './payload-codec.js';
 import type { EventDescriptor } from './event-schema.js';
 
 /**

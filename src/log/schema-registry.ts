@@ -98,7 +98,7 @@ export class SchemaRegistry {
   }
 
   private register(descriptor: EventDescriptor): number {
-    // Strings are cut to fit the log's bound (event-codec.ts), so only the rest must fit.
+    // Strings are cut to fit the log's bound (payload-codec.ts), so only the rest must fit.
     if (descriptor.minBytes > this.maxPayloadBytes) {
       throw new RangeError(
         `event ${JSON.stringify(descriptor.name)} takes at least ${descriptor.minBytes} bytes (its fixed fields and string lengths), more than the log's maxEventBytes = ${this.maxPayloadBytes}`,

@@ -1,7 +1,7 @@
 import { createWriteStream, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { EventLog, type LogEntry } from './event-log.js';
-import { decode, encode, encodedLength } from './event-codec.js';
+import { decode, encode, encodedLength } from './payload-codec.js';
 import { schemaFromJson, schemaToJson, type EventDescriptor } from './event-schema.js';
 import { TraceFileReader } from '../trace/trace-reader.js';
 import { readTraceLog } from './trace-log.js';

@@ -19,7 +19,7 @@ import { protocolOf, type ProtocolName } from './protocols/index.js';
 import { selectEntries, type PatchAction, type SiteFilter } from './site-selection.js';
 import { beginOperation, completeOperation } from './step-effects.js';
 import { MachineEvent, patchPhaseEvent } from '../machine/trace-events.js';
-import { encode, encodedLength } from '../log/event-codec.js';
+import { encode, encodedLength } from '../log/payload-codec.js';
 import type { CpuWriter } from '../ring/writer.js';
 
 export type { SiteFilter } from './site-selection.js';

@@ -12,7 +12,7 @@ import {
   PAGE_HEADER_BYTES,
   geometry,
 } from './layout.js';
-import { MAX_LENGTH_FIELD, recordBytes } from './event-codec.js';
+import { MAX_LENGTH_FIELD, recordBytes } from './record.js';
 import { checkOptionNames } from '../option-check.js';
 
 export interface RingOptions {

@@ -36,7 +36,7 @@ import {
   slotWord,
   tagOf,
 } from './layout.js';
-import { RecordKind, frameBytes, frameDamageReason, headerKind, headerLength, headerType, recordTimestamp } from './event-codec.js';
+import { RecordKind, frameBytes, frameDamageReason, headerKind, headerLength, headerType, recordTimestamp } from './record.js';
 import type { RingView } from './ring-view.js';
 import { RingClosedError } from './errors.js';
 import { checkOptionNames } from '../option-check.js';

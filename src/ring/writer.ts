@@ -53,7 +53,7 @@ import {
   recordBytes,
   splitHigh,
   splitLow,
-} from './event-codec.js';
+} from './record.js';
 import type { TraceClock } from './clock.js';
 import { HookPoint, type InterruptHook } from './interrupt.js';
 import type { RingView } from './ring-view.js';

@@ -1,5 +1,5 @@
 import type { LogWriter } from '../log/event-log.js';
-import type { EventRecord } from '../log/event-codec.js';
+import type { EventRecord } from '../log/payload-codec.js';
 import { prng } from '../prng.js';
 import { W_STOP } from './stress-control.js';
 import { StressItem, itemCheck, itemNote } from './log-stress-item.js';

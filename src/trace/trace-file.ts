@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { checkOptionNames } from '../option-check.js';
-import { align8 } from '../ring/event-codec.js';
+import { align8 } from '../ring/record.js';
 import { ClockKind, Mode, PAGE_HEADER_BYTES, type ClockName, type ModeName } from '../ring/layout.js';
 import type { LossCause } from '../ring/reader.js';
 

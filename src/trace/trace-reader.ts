@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { RecordKind, frameBytes, frameDamageReason, headerKind, headerLength, headerType, recordTimestamp } from '../ring/event-codec.js';
+import { RecordKind, frameBytes, frameDamageReason, headerKind, headerLength, headerType, recordTimestamp } from '../ring/record.js';
 import { ClockKind, MAX_CPUS, MAX_PAGE_BYTES, MIN_PAGE_BYTES, Mode, PAGE_HEADER_BYTES, P_BASE_TS, P_CHECK, P_FIRST_ENTRY, P_SEQ, pageHeaderCheck, type ClockName, type ModeName } from '../ring/layout.js';
 import { EventView, type ReadVisitor } from '../ring/reader.js';
 import {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { RingBuffer, type LostEvents, type RingReader } from '../../src/index.js';
-import { recordBytes } from '../../src/ring/event-codec.js';
+import { recordBytes } from '../../src/ring/record.js';
 import { PAGE_HEADER_BYTES } from '../../src/ring/layout.js';
 import { testSeed } from '../seed.js';
 

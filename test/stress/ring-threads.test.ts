@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
 import { runRingStress, type RingStressOptions, type RingStressResult } from '../../src/stress/ring-stress.js';
-import { RECORD_HEADER_BYTES } from '../../src/ring/event-codec.js';
+import { RECORD_HEADER_BYTES } from '../../src/ring/record.js';
 import { testSeed } from '../seed.js';
 
 function expectBalanced(r: RingStressResult): void {

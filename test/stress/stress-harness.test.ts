@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { RingBuffer } from '../../src/ring/ring-buffer.js';
 import { PAGE_HEADER_BYTES } from '../../src/ring/layout.js';
-import { RECORD_HEADER_BYTES } from '../../src/ring/event-codec.js';
+import { RECORD_HEADER_BYTES } from '../../src/ring/record.js';
 import { payloadHash, streamTag } from '../../src/check/stream-payload.js';
 import { StreamVerifier, reconcile, type StreamEvent } from '../../src/check/stream-verifier.js';
 import { STRESS_FORMAT, STRESS_STREAMS, STRESS_TYPE_BASE, StressWriter, type StressWriterResult } from '../../src/stress/stress-writer.js';

@@ -6,7 +6,7 @@ import { OPCODE_INT3, siteInstruction } from '../../src/machine/code-page.js';
 import { MachineEvent } from '../../src/machine/tracer.js';
 import { machineSchemas } from '../../src/machine/trace-events.js';
 import { schemaFromJson } from '../../src/log/event-schema.js';
-import { decode } from '../../src/log/event-codec.js';
+import { decode } from '../../src/log/payload-codec.js';
 import { P_STOP_STATE, StopState } from '../../src/machine/patch-area.js';
 import { layoutCodePage } from '../../src/machine/machine.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RingBuffer, type LostEvents } from '../../src/index.js';
 import { PAGE_HEADER_BYTES, C_TAIL_PHYS } from '../../src/ring/layout.js';
-import { RECORD_HEADER_BYTES } from '../../src/ring/event-codec.js';
+import { RECORD_HEADER_BYTES } from '../../src/ring/record.js';
 
 /** Damages the record header of the event at `index` on the writer's tail page (16-byte payloads: 24 bytes a record). */
 function damageTailRecord(rb: RingBuffer, index: number): void {

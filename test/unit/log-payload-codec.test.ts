@@ -21,7 +21,7 @@ import {
   recordLength,
   utf8Fit,
   type DecodedEvent,
-} from '../../src/log/event-codec.js';
+} from '../../src/log/payload-codec.js';
 import { prng, testSeed } from '../seed.js';
 
 const all = defineEvent('all', {

@@ -10,7 +10,7 @@ import {
   recordBytes,
   splitHigh,
   splitLow,
-} from '../../src/ring/event-codec.js';
+} from '../../src/ring/record.js';
 import { TAG_MODULUS, slotPhys, slotTag, slotWord, tagOf } from '../../src/ring/layout.js';
 
 describe('event codec', () => {
