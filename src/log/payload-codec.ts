@@ -5,7 +5,7 @@
  * Two ways in:
  * - `encodedLength` + `encode`: the checked path. Every value is validated before a
  *   byte is written; a bad one is a TypeError/RangeError naming the field and the rule.
- * - `createRecord` + `recordLength` + `encodeRecord`: the hot path. Fill a reusable
+ * - `createRecord` + `compiledEncoder(d).length` + `.write`: the hot path. Fill a reusable
  *   record, measure it (which also checks each value's JS type), reserve, encode. It
  *   returns failure codes instead of throwing and allocates nothing: numbers are
  *   converted the way typed arrays convert them, strings are UTF-8-encoded by hand
@@ -14,9 +14,10 @@
  * ```ts
  * const rec = createRecord(req);                      // once
  * rec.status = 200; rec.path = url;                   // per event
- * const length = recordLength(req, rec);              // < 0: an EncodeFailure
+ * const enc = compiledEncoder(req);                    // keep it, and a DataView of writer.u8
+ * const length = enc.length(rec, NO_BUDGET);           // < 0: an EncodeFailure
  * const at = length < 0 ? length : writer.reserve(REQ, length);
- * if (at >= 0) { encodeRecord(req, rec, writer.u8, at); writer.commit(); }
+ * if (at >= 0) { enc.write(rec, view, writer.u8, at, NO_BUDGET); writer.commit(); }
  * ```
  *
  * `decode` turns a payload back into a plain object, or `null` when the bytes cannot be a
@@ -44,7 +45,7 @@ export type EventRecord<F extends FieldSpec> = { -readonly [K in keyof F]: Field
 /** A decoded event: its values and whether a string was truncated when it was written. */
 export type DecodedEvent<F extends FieldSpec> = { -readonly [K in keyof F]: FieldValue<F[K]> } & { truncated: boolean };
 
-/** Why `recordLength` cannot encode a record. Negative, so it can be passed on like a `ReserveFailure`. */
+/** Why the compiled encoder's `length` cannot encode a record. Negative, so it can be passed on like a `ReserveFailure`. */
 export const EncodeFailure = {
   /** a string is longer than `maxStringBytes` and the schema says `onLongString: 'error'`. */
   stringTooLong: -16,
@@ -491,10 +492,16 @@ export function encode<F extends FieldSpec>(
 
 /**
  * The compiled encoder of a schema, for a caller that keeps it across events (the
- * EventLog's writer caches the last one it used): `length(values, budget)` as
- * `recordLength`, `write(values, view, u8, offset, budget)` as `encodeRecord` with a DataView
- * of `u8` it also keeps, both within `budget` payload bytes (`NO_BUDGET`: none). A TypeError
- * for anything that is not a descriptor made by defineEvent.
+ * EventLog's writer caches the last one it used). Both within `budget` payload bytes
+ * (`NO_BUDGET`: none); both the hot path (throw nothing, allocate nothing):
+ * - `length(values, budget)`: the exact payload bytes `write` writes, or a negative
+ *   `EncodeFailure`: `wrongType` when a field is missing or not of its schema's JS type
+ *   (ranges are not checked), `stringTooLong` when a string is over `maxStringBytes` under
+ *   `onLongString: 'error'`;
+ * - `write(values, view, u8, offset, budget)`: the payload at `u8[offset]` (`view` a
+ *   DataView of `u8`), after `length` accepted the same values; numbers are converted as
+ *   typed arrays convert them, and a string over `maxStringBytes` is cut and flagged.
+ * A TypeError for anything that is not a descriptor made by defineEvent.
  */
 export function compiledEncoder(descriptor: EventDescriptor): {
   length(values: object, budget: number): number;
@@ -512,32 +519,6 @@ export function compiledEncoder(descriptor: EventDescriptor): {
  */
 export function createRecord<F extends FieldSpec>(descriptor: EventDescriptor<F>): EventRecord<F> {
   return Object.seal(new (encoderOf(descriptor as EventDescriptor).Record)()) as EventRecord<F>;
-}
-
-/**
- * Hot path: exact payload bytes `encodeRecord` writes for these values, or a negative
- * `EncodeFailure`: `wrongType` when a field is missing or not of its schema's JS type
- * (number, bigint, boolean, string; ranges are not checked), `stringTooLong` when a string
- * is over `maxStringBytes` under `onLongString: 'error'`. Throws nothing, allocates nothing.
- */
-export function recordLength<F extends FieldSpec>(descriptor: EventDescriptor<F>, record: NoInfer<EventValues<F>>): number {
-  return encoderOf(descriptor as EventDescriptor).length(record, NO_BUDGET);
-}
-
-/**
- * Hot path: writes the payload at `u8[offset]`, a reservation of `recordLength(descriptor,
- * record)` bytes, and returns its length. Checks nothing: call it only after
- * `recordLength` accepted the same values. It then throws nothing and allocates nothing
- * (strings included, ASCII or not): numbers are converted as typed arrays convert them
- * (wrapped, truncated), and a string over `maxStringBytes` is truncated and flagged.
- */
-export function encodeRecord<F extends FieldSpec>(
-  descriptor: EventDescriptor<F>,
-  record: NoInfer<EventValues<F>>,
-  u8: Uint8Array,
-  offset: number,
-): number {
-  return encoderOf(descriptor as EventDescriptor).write(record, viewOf(u8), u8, offset, NO_BUDGET);
 }
 
 /**
