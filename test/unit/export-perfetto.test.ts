@@ -262,12 +262,12 @@ const typeOf = new Map(SCHEMAS.map(([t, d]) => [d, t]));
  * NMI / IRQ enter-exit pairs, with drain passes in between (too few to keep up in
  * overwrite mode, so losses happen).
  */
-function record(path: string, seed: number, mode: 'overwrite' | 'discard', ops: number): void {
+function record(path: string, seed: number, mode: 'overwrite' | 'discard', ops: number, clock: 'counter' | 'hrtime' = 'counter', flags: 'w' | 'a' = 'w'): void {
   const random = prng(seed);
   const cpus = 3;
-  const ring = RingBuffer.create({ cpus, pagesPerCpu: 4, pageBytes: 1024, mode, clock: 'counter', maxPayloadBytes: 128 });
+  const ring = RingBuffer.create({ cpus, pagesPerCpu: 4, pageBytes: 1024, mode, clock, maxPayloadBytes: 128 });
   const writers = Array.from({ length: cpus }, (_, c) => ring.writer(c));
-  const drain = new PageDrain(ring, ring.reader(), TraceFileWriter.open(path, { flags: 'w' }), { test: 'perfetto' });
+  const drain = new PageDrain(ring, ring.reader(), TraceFileWriter.open(path, { flags }), { test: 'perfetto' });
   for (const [type, d] of SCHEMAS) drain.file.schema(type, JSON.stringify(schemaToJson(d)));
   const open: string[][] = Array.from({ length: cpus }, () => []);
   const emit = (cpu: number, d: EventDescriptor, values: Record<string, unknown>): void => {
@@ -307,17 +307,17 @@ function record(path: string, seed: number, mode: 'overwrite' | 'discard', ops: 
  * export's documented mapping (a model of it: slices by name matching, losses at the last
  * timestamp read, open slices closed at the CPU's last timestamp).
  */
-function expected(path: string): { perCpu: Map<number, { ns: number; type: number; name: string | undefined }[]>; lost: Map<number, number[]> } {
+function expected(path: string, unitNs: number): { perCpu: Map<number, { ns: number; type: number; name: string | undefined }[]>; lost: Map<number, number[]> } {
   const { entries } = readTraceLog(path);
   const perCpu = new Map<number, { ns: number; type: number; name: string | undefined }[]>();
   const lost = new Map<number, number[]>();
   const stacks = new Map<number, string[]>();
   const lastCpu = new Map<number, number>();
   let lastRead = 0;
-  // Timestamps in counter tickets; one ticket is 1000 ns on the export's axis.
+  // Timestamps in the clock's units (integers): a counter ticket is 1000 ns on the export's axis.
   const push = (cpu: number, ticks: number, type: number, name: string | undefined): void => {
     const list = perCpu.get(cpu) ?? [];
-    list.push({ ns: ticks * 1000, type, name });
+    list.push({ ns: ticks * unitNs, type, name });
     perCpu.set(cpu, list);
     lastCpu.set(cpu, Math.max(lastCpu.get(cpu) ?? 0, ticks));
   };
@@ -332,8 +332,8 @@ function expected(path: string): { perCpu: Map<number, { ns: number; type: numbe
       lost.set(e.slot, totals);
       continue;
     }
-    lastRead = Math.max(lastRead, e.timestamp);
-    const ns = e.timestamp;
+    const ns = Math.round(e.timestamp);
+    lastRead = Math.max(lastRead, ns);
     const m = /^(.+)_(enter|exit)$/.exec(e.name);
     const display = typeof e.values['function'] === 'string' ? (e.values['function'] as string) : e.name;
     if (m !== null && m[2] === 'enter') {
@@ -352,10 +352,10 @@ function expected(path: string): { perCpu: Map<number, { ns: number; type: numbe
   return { perCpu, lost };
 }
 
-function checkAgainstTrace(tracePath: string, outPath: string): Decoded {
+function checkAgainstTrace(tracePath: string, outPath: string, unitNs = 1000): Decoded {
   const d = interpret(decodeTrace(readFileSync(outPath)));
   checkBalanced(d);
-  const want = expected(tracePath);
+  const want = expected(tracePath, unitNs);
   for (const [cpu, events] of want.perCpu) {
     const uuid = 2 + cpu;
     expect(d.names.get(uuid)).toBe(`cpu ${cpu}`);
@@ -398,6 +398,32 @@ describe('Perfetto export, decoded by protobufjs', () => {
       for (const f of fns) expect(Object.keys(f.annotations)).toEqual(['parent']);
     });
   }
+
+  it('hrtime timestamps come out as ns, exactly', () => {
+    const path = join(dir, 'hrtime.rtrace');
+    const out = join(dir, 'hrtime.pftrace');
+    record(path, testSeed('perfetto hrtime'), 'discard', 3000, 'hrtime');
+    writePerfetto(path, out);
+    const d = checkAgainstTrace(path, out, 1);
+    expect(d.tracks.get(2)!.length).toBeGreaterThan(100);
+  });
+
+  it('the output is the same whatever the write chunk; appended runs get sequences of their own', () => {
+    const path = join(dir, 'two-runs.rtrace');
+    record(path, 5, 'overwrite', 3000);
+    record(path, 6, 'discard', 2000, 'counter', 'a');
+    const big = join(dir, 'two-big.pftrace');
+    const small = join(dir, 'two-small.pftrace');
+    writePerfetto(path, big);
+    const stats = writePerfetto(path, small, { bufferBytes: 4096 });
+    expect(stats.bytes).toBeGreaterThan(3 * 4096);
+    expect(readFileSync(small).equals(readFileSync(big))).toBe(true);
+    const d = interpret(decodeTrace(readFileSync(small)));
+    checkBalanced(d);
+    const ids = new Set(d.packets.map((p) => p.trusted_packet_sequence_id));
+    // Three CPUs per run, each its own sequence in each run.
+    expect(ids.size).toBe(6);
+  });
 
   it('a function-entry event (its name its only field) takes at most 16 bytes on average', () => {
     const path = join(dir, 'ticks.rtrace');
