@@ -529,7 +529,7 @@ export class PerfettoExport implements TraceVisitor {
   /** Opens a packet on `seq` at `ts`, writing the sequence's first packets if it has none yet. */
   private startPacket(seq: Sequence, ts: number): void {
     const o = this.out;
-    if (!seq.started) this.startSequence(seq, ts);
+    if (!seq.started) this.startSequence(seq);
     if (ts < seq.last) {
       // Damage broke this CPU's order; the clock cannot step back by a delta: restate it.
       this.clockPacket(seq, ts, SEQ_NEEDS_INCREMENTAL_STATE);
@@ -547,9 +547,11 @@ export class PerfettoExport implements TraceVisitor {
     this.packets++;
   }
 
-  private startSequence(seq: Sequence, ts: number): void {
+  private startSequence(seq: Sequence): void {
     seq.started = true;
-    this.clockPacket(seq, ts, SEQ_INCREMENTAL_STATE_CLEARED);
+    // Both clocks at 0: the first delta is the absolute time, and no reader's choice of
+    // whether a snapshot's reading is scaled by unit_multiplier_ns can shift the axis.
+    this.clockPacket(seq, 0, SEQ_INCREMENTAL_STATE_CLEARED);
     const track = seq.cpu < this.cpus ? CPU_TRACK_BASE + seq.cpu : CPU_TRACK_BASE + MAX_CPUS;
     if (!this.described.has(track)) this.describeTrack(seq, track, seq.cpu < this.cpus ? `cpu ${seq.cpu}` : 'damaged file records', false);
   }
