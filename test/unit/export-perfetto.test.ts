@@ -296,7 +296,7 @@ function record(path: string, seed: number, mode: 'overwrite' | 'discard', ops: 
       if (stack.pop() === 'nmi') emit(cpu, nmiExit, { depth });
       else emit(cpu, irqExit, { vector: i & 0xff });
     } else if (r < 0.6) emit(cpu, fn, { function: `vfs_read_${i % 17}`, parent: i % 5 });
-    else if (r < 0.65) emit(cpu, sample, { a: -(i % 1000), b: i / 3, c: 2n ** 40n + BigInt(i), ok: (i & 1) === 1, note: `n${i}` });
+    else if (r < 0.65) emit(cpu, sample, { a: 0 - (i % 1000), b: i / 3, c: 2n ** 40n + BigInt(i), ok: (i & 1) === 1, note: `n${i}` });
     else emit(cpu, tick, { n: i & 0xffff });
   }
   for (let cpu = 0; cpu < cpus; cpu++) for (const s of open[cpu]!.reverse()) emit(cpu, s === 'nmi' ? nmiExit : irqExit, s === 'nmi' ? { depth: 0 } : { vector: 0 });
@@ -393,7 +393,7 @@ describe('Perfetto export, decoded by protobufjs', () => {
         const a = s.annotations;
         expect(typeof a['note']).toBe('string');
         const i = Number((a['note'] as string).slice(1));
-        expect(a).toEqual({ a: -(i % 1000), b: i / 3, c: 2 ** 40 + i, ok: (i & 1) === 1, note: `n${i}` });
+        expect(a).toEqual({ a: 0 - (i % 1000), b: i / 3, c: 2 ** 40 + i, ok: (i & 1) === 1, note: `n${i}` });
       }
       const fns = [...d.tracks.values()].flat().filter((e) => e.name?.startsWith('vfs_read_'));
       expect(fns.length).toBeGreaterThan(0);
