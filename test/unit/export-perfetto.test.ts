@@ -457,6 +457,37 @@ describe('Perfetto export, decoded by protobufjs', () => {
     expect(overall).toBeLessThanOrEqual(16.1);
   });
 
+  it('packets of 128 bytes and more, and of 16 KiB and more, keep their lengths', () => {
+    const fields: Record<string, 'string'> = {};
+    for (let f = 0; f < 20; f++) fields[`s${f}`] = 'string';
+    const wide = defineEvent('wide', fields);
+    const path = join(dir, 'wide.rtrace');
+    const out = join(dir, 'wide.pftrace');
+    const ring = RingBuffer.create({ cpus: 1, pagesPerCpu: 8, pageBytes: 65536, mode: 'discard', clock: 'counter', maxPayloadBytes: 16352 });
+    const drain = new PageDrain(ring, ring.reader(), TraceFileWriter.open(path, { flags: 'w' }));
+    drain.file.schema(0x100, JSON.stringify(schemaToJson(wide)));
+    const w = ring.writer(0);
+    const probe = new Uint8Array(32768);
+    const sizes = [810, 1, 5, 60];
+    for (const size of sizes) {
+      const values: Record<string, string> = {};
+      for (let f = 0; f < 20; f++) values[`s${f}`] = String.fromCharCode(97 + f).repeat(size);
+      const n = encode(wide, values as never, probe, 0);
+      const at = w.reserve(0x100, n);
+      w.u8.set(probe.subarray(0, n), at);
+      w.commit();
+    }
+    drain.finish();
+    drain.file.close();
+    writePerfetto(path, out);
+    const d = interpret(decodeTrace(readFileSync(out)));
+    const events = d.tracks.get(2)!;
+    expect(events.map((e) => (e.annotations['s3'] as string).length)).toEqual(sizes);
+    for (const e of events) for (let f = 0; f < 20; f++) expect(e.annotations[`s${f}`]).toBe(String.fromCharCode(97 + f).repeat((e.annotations['s0'] as string).length));
+    expect(Math.max(...events.map((e) => e.bytes))).toBeGreaterThan(16384);
+    expect(events.some((e) => e.bytes > 128 && e.bytes < 16384)).toBe(true);
+  });
+
   it('a damaged or truncated trace file still exports what it can, never throws', () => {
     const path = join(dir, 'damaged.rtrace');
     record(path, testSeed('perfetto damaged'), 'discard', 4000);
