@@ -57,3 +57,5 @@ export { toChromeTrace } from './export/chrome-trace.js';
 export type { ChromeTrace, ChromeTraceEvent, ChromeTraceOptions } from './export/chrome-trace.js';
 export { writeCtf } from './export/ctf.js';
 export type { CtfTrace } from './export/ctf.js';
+export { PerfettoExport, writePerfetto } from './export/perfetto.js';
+export type { PerfettoOptions, PerfettoStats } from './export/perfetto.js';
