@@ -93,6 +93,7 @@ export function discardStats(cpu: number, entries: number, dropped: number, read
     commitOverrun: 0,
     corrupt,
     releaseGaveUp: 0,
+    writerCorrupt: 0,
     blocked: 0,
     blockedMs: 0,
     lastTimestamp: 0,

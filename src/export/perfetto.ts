@@ -1,5 +1,5 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { decodeFields } from '../log/event-codec.js';
+import { decodeFields } from '../log/payload-codec.js';
 import { schemaFromJson, type EventDescriptor } from '../log/event-schema.js';
 import { MAX_CPUS } from '../ring/layout.js';
 import type { CorruptionReport, EventView, LostEvents } from '../ring/reader.js';

@@ -89,6 +89,8 @@ export interface CpuStats {
   readonly commitOverrun: number;
   /** Damage reports from the reader and the writer. */
   readonly corrupt: number;
+  /** The writer's part of `corrupt`: damage it found in its own words or links (it counts, never throws). */
+  readonly writerCorrupt: number;
   /**
    * Times the writer's commit loop ran past its bound and left the commit behind the tail
    * (also counted in `corrupt`). Should stay 0: the kernel warns (RB_WARN_ON) where this counts.
@@ -350,6 +352,7 @@ export class RingBuffer {
       maxNesting: Math.max(v.controlI32(cpu, C_MAX_NESTING), entries + dropped > 0 ? 1 : 0),
       commitOverrun: f(C_COMMIT_OVERRUN),
       corrupt: f(C_CORRUPT) + f(C_WRITER_CORRUPT),
+      writerCorrupt: f(C_WRITER_CORRUPT),
       releaseGaveUp: f(C_RELEASE_GAVE_UP),
       blocked: f(C_BLOCKED),
       blockedMs: f(C_BLOCKED_MS),

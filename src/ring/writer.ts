@@ -683,6 +683,14 @@ export class CpuWriter {
       const next = i32[(page + P_NEXT) >> 2]!;
       // Publishes every record of the page and closes it; pairs with the reader's Atomics.load of commit.
       Atomics.store(i32, (page + P_COMMIT) >> 2, i32[(page + P_SIZE) >> 2]! | COMMIT_CLOSED);
+      if ((next >>> 0) > this.pages) {
+        // A damaged link (stray write, damaged memory): the pages after it cannot be found
+        // to close. Counted; the commit goes on at the tail so later writes still publish.
+        f64[this.iWriterCorrupt]! += 1;
+        seq = tail;
+        phys = i32[this.iTailPhys]!;
+        break;
+      }
       phys = next;
       seq++;
     }

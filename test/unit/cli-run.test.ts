@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -175,6 +175,33 @@ describe('ringtrace run', () => {
       expect(Number(cells[4]!.replace(/,/g, ''))).toBe(c.read);
       expect(Number(cells[5]!.replace(/,/g, ''))).toBe(c.read);
     }
+  });
+
+  it('report --perfetto: Perfetto protobuf that an independent decoder reads, an event per trace event', async () => {
+    const out = join(dir, 'run.pftrace');
+    const r = await runCli(['report', file, '--perfetto', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const printed = /\((\d+) bytes, (\d+) events\)/.exec(r.stdout);
+    expect(printed, r.stdout).not.toBeNull();
+    // The packets, by protobufjs: every TrackEvent counted (the mapping itself is checked in export-perfetto.test.ts).
+    const protobuf = (await import('protobufjs')).default;
+    const proto = protobuf.parse(
+      'syntax = "proto2"; message Trace { repeated TracePacket packet = 1; } message TracePacket { optional uint32 trusted_packet_sequence_id = 10; optional TrackEvent track_event = 11; } message TrackEvent { optional int32 type = 9; }',
+      { keepCase: true },
+    ).root;
+    const trace = proto.lookupType('Trace').decode(readFileSync(out)) as unknown as { packet: { track_event?: { type?: number } }[] };
+    expect(readFileSync(out).length).toBe(Number(printed![1]));
+    const types = trace.packet.flatMap((p) => (p.track_event === undefined || p.track_event === null ? [] : [p.track_event.type ?? 0]));
+    const events = types.filter((t) => t >= 1 && t <= 3).length; // slice begin, slice end, instant
+    // The events it printed, plus its loss markers (instants too): never fewer.
+    expect(events).toBeGreaterThanOrEqual(Number(printed![2]));
+    // Every NMI slice that begins ends (TYPE_SLICE_BEGIN 1, TYPE_SLICE_END 2).
+    expect(types.filter((t) => t === 1).length).toBe(types.filter((t) => t === 2).length);
+    expect(types.filter((t) => t === 1).length).toBeGreaterThan(0);
+    // At least one event per function entry the trace holds.
+    let functions = 0;
+    TraceFileReader.open(file).read({ event: () => void functions++ });
+    expect(events).toBeGreaterThanOrEqual(functions);
   });
 
   it('report | head ends quietly', async () => {

@@ -5,7 +5,7 @@ import protobuf from 'protobufjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RingBuffer } from '../../src/index.js';
 import { writePerfetto } from '../../src/export/perfetto.js';
-import { encode } from '../../src/log/event-codec.js';
+import { encode } from '../../src/log/payload-codec.js';
 import { defineEvent, schemaToJson, type EventDescriptor } from '../../src/log/event-schema.js';
 import { readTraceLog } from '../../src/log/trace-log.js';
 import { PageDrain } from '../../src/trace/page-drain.js';

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { TRACE_MAGIC } from '../../trace/trace-file.js';
 import { TraceFileReader } from '../../trace/trace-reader.js';
+import { writePerfetto } from '../../export/perfetto.js';
 import { isMachineTrace, machineTraceStats, reportMachineTrace } from '../machine-trace.js';
 import { UsageError } from '../exit-codes.js';
 import { integerIn } from '../parse.js';
@@ -20,6 +21,7 @@ interface ReportFlags {
   readonly json?: boolean;
   readonly chrome?: boolean;
   readonly ctf?: string;
+  readonly perfetto?: string;
   readonly limit?: number;
 }
 
@@ -59,6 +61,7 @@ export function registerReport(program: Command): void {
     .option('--json', 'one JSON object per line instead of text')
     .option('--chrome', 'Chrome / Perfetto trace JSON (open in ui.perfetto.dev or chrome://tracing)')
     .option('--ctf <dir>', 'write a CTF 1.8 trace into the new or empty directory dir (babeltrace2, Trace Compass)')
+    .option('--perfetto <out>', 'trace files (ringtrace run, a drain thread\'s binary log): write Perfetto\'s native protobuf trace to out (ui.perfetto.dev), streamed')
     .option('--limit <n>', 'print at most the last n entries', integerIn(1, 1e9))
     .action((file: string, flags: ReportFlags) => {
       // `report f | head`: the reader of the output went away; stop quietly.
@@ -66,6 +69,12 @@ export function registerReport(program: Command): void {
         if (err.code !== 'EPIPE') throw err;
       });
       const trace = openTrace(file);
+      if (flags.perfetto !== undefined) {
+        if (trace === null) throw new UsageError('--perfetto reads trace files (ringtrace run, a drain thread\'s binary log); this file is a dump or an older binary log: use --chrome');
+        const stats = writePerfetto(file, flags.perfetto);
+        process.stdout.write(`wrote ${flags.perfetto} (${stats.bytes} bytes, ${stats.events} events): open it in ui.perfetto.dev\n`);
+        return;
+      }
       if (trace !== null && isMachineTrace(trace)) {
         if (flags.chrome === true || flags.ctf !== undefined || flags.limit !== undefined) throw new UsageError('--chrome, --ctf and --limit read EventLog files; a machine trace takes --cpu, --events, --filter, --stats, --json');
         if (flags.stats === true) {
