@@ -117,7 +117,7 @@ export class DrainThread {
     worker.unref();
     const drain = new DrainThread(source, sink, worker, control, exitTimeoutMs);
     try {
-      await drain.whileAlive(() => drain.untilStarted(startTimeoutMs));
+      await drain.until(D_STATE, (state) => state === DrainState.running, performance.now() + startTimeoutMs, 'the drain thread exited before it started');
     } catch (err) {
       await worker.terminate();
       throw err;
@@ -152,13 +152,24 @@ export class DrainThread {
   /** Resolves when everything committed before the call is in the sink. */
   async flush(): Promise<void> {
     const ticket = this.requestFlush();
-    await this.whileAlive(async () => {
+    await this.until(D_FLUSHES_DONE, (done) => done - ticket >= 0, Infinity, 'the drain thread stopped before the flush');
+  }
+
+  /**
+   * Resolves when the control word `word` satisfies `done`; rejects if the drain thread
+   * fails or exits first (`gone`), or at the deadline. The one asynchronous wait on the
+   * drain thread; it keeps the process alive meanwhile.
+   */
+  private until(word: number, done: (value: number) => boolean, deadline: number, gone: string): Promise<void> {
+    return this.whileAlive(async () => {
       for (;;) {
         this.throwIfFailed();
-        const done = Atomics.load(this.ctl, D_FLUSHES_DONE >> 2);
-        if (done - ticket >= 0) return;
-        if (this.hasExited) throw new Error('the drain thread stopped before the flush');
-        const wait = Atomics.waitAsync(this.ctl, D_FLUSHES_DONE >> 2, done, 50);
+        const value = Atomics.load(this.ctl, word >> 2);
+        if (done(value)) return;
+        const left = deadline - performance.now();
+        if (left <= 0) throw new Error(`${gone}: no answer in time`);
+        if (this.hasExited) throw new Error(gone);
+        const wait = Atomics.waitAsync(this.ctl, word >> 2, value, Math.min(left, 50));
         if (wait.async) await Promise.race([wait.value, this.exited]);
       }
     });
@@ -252,20 +263,6 @@ export class DrainThread {
   private throwIfFailed(): void {
     if (this.failure !== null) throw this.failure;
     if (Atomics.load(this.ctl, D_STATE >> 2) === DrainState.failed) throw new Error('the drain thread failed');
-  }
-
-  private async untilStarted(timeoutMs: number): Promise<void> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      this.throwIfFailed();
-      const state = Atomics.load(this.ctl, D_STATE >> 2);
-      if (state === DrainState.running) return;
-      const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`the drain thread did not start within ${timeoutMs} ms`);
-      if (this.hasExited) throw new Error('the drain thread exited before it started');
-      const wait = Atomics.waitAsync(this.ctl, D_STATE >> 2, state, Math.min(left, 20));
-      if (wait.async) await Promise.race([wait.value, this.exited]);
-    }
   }
 
   private installExitHooks(): void {

@@ -296,7 +296,7 @@ export function readBinaryLog(path: string): LogEntry[] {
 export function parseBinaryLog(path: string): { entries: LogEntry[]; schemas: EventDescriptor[] } {
   const file = readFileSync(path);
   // A drain thread's binary log is a trace file of pages.
-  if (TraceFileReader.is(file)) return readTraceLog(path);
+  if (TraceFileReader.is(file)) return readTraceLog(path, file);
   if (file.subarray(0, BINARY_MAGIC.length).toString('latin1') !== BINARY_MAGIC) throw new TypeError(`${path} is not a ringtrace binary log (bad magic)`);
   const schemas = new Map<number, EventDescriptor>();
   const damaged = new Map<number, string>();

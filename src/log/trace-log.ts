@@ -9,8 +9,8 @@ import { schemaFromJson, type EventDescriptor } from './event-schema.js';
  * appended to the same file) keep their numbers; read the segments apart with
  * `TraceFileReader` if that matters.
  */
-export function readTraceLog(path: string): { entries: LogEntry[]; schemas: EventDescriptor[] } {
-  const reader = TraceFileReader.open(path);
+export function readTraceLog(path: string, bytes?: Buffer): { entries: LogEntry[]; schemas: EventDescriptor[] } {
+  const reader = TraceFileReader.open(path, bytes);
   const entries: LogEntry[] = [];
   const flags = { truncated: false };
   const all = new Map<string, EventDescriptor>();

@@ -41,6 +41,19 @@ import {
   type SegmentInfo,
 } from './trace-file.js';
 
+/** A page header copied out of a chunk record, aligned for its f64 words. */
+class HeaderScratch {
+  readonly u8 = new Uint8Array(PAGE_HEADER_BYTES);
+  readonly i32 = new Int32Array(this.u8.buffer);
+  readonly f64 = new Float64Array(this.u8.buffer);
+
+  /** Copies the page header of the chunk whose body starts at `body`; true if it matches its check word. */
+  load(f: Buffer, body: number): boolean {
+    this.u8.set(f.subarray(body + K_HEADER, body + K_HEADER + PAGE_HEADER_BYTES));
+    return this.i32[P_CHECK >> 2] === pageHeaderCheck(this.f64, this.i32, 0);
+  }
+}
+
 /** One run's part of a trace file. */
 export interface TraceSegment {
   readonly info: SegmentInfo;
@@ -96,8 +109,9 @@ export class TraceFileReader {
     this.scan();
   }
 
-  static open(path: string): TraceFileReader {
-    const file = readFileSync(path);
+  static open(path: string, bytes?: Buffer): TraceFileReader {
+    // A caller that has read the file already (to tell its kind) passes its bytes.
+    const file = bytes ?? readFileSync(path);
     if (!TraceFileReader.is(file)) throw new TypeError(`${path} is not a ringtrace trace file (bad magic)`);
     return new TraceFileReader(path, file);
   }
@@ -226,17 +240,14 @@ export class TraceFileReader {
    */
   private resync(from: number): number {
     const f = this.file;
-    const header = new Int32Array(PAGE_HEADER_BYTES / 4);
-    const header8 = new Uint8Array(header.buffer);
-    const header64 = new Float64Array(header.buffer);
+    const header = new HeaderScratch();
     for (let p = from; p + RECORD_HEAD_BYTES <= f.length; p += 8) {
       const kind = f.readUInt32LE(p);
       const bytes = f.readUInt32LE(p + 4);
       const body = p + RECORD_HEAD_BYTES;
       if (body + bytes > f.length) continue;
       if (kind === RecordType.chunk && bytes >= CHUNK_FIXED_BYTES + PAGE_HEADER_BYTES) {
-        header8.set(f.subarray(body + K_HEADER, body + K_HEADER + PAGE_HEADER_BYTES));
-        if (f.readInt32LE(body + K_CHECK) === fieldsCheck(f, body, CHUNK_FIXED_BYTES, K_CHECK) && header[P_CHECK >> 2] === pageHeaderCheck(header64, header, 0)) return p;
+        if (f.readInt32LE(body + K_CHECK) === fieldsCheck(f, body, CHUNK_FIXED_BYTES, K_CHECK) && header.load(f, body)) return p;
       } else if (kind === RecordType.lost && bytes === LOST_BYTES && f.readInt32LE(body + L_CHECK) === fieldsCheck(f, body, LOST_BYTES, L_CHECK)) return p;
       else if (kind === RecordType.segment && bytes >= SEGMENT_FIXED_BYTES && f.readUInt32LE(body + S_VERSION) === TRACE_VERSION) return p;
       else if (kind === RecordType.resume && bytes === RESUME_BYTES && f.readInt32LE(body + R_CHECK) === fieldsCheck(f, body, RESUME_BYTES, R_CHECK)) return p;
@@ -327,6 +338,8 @@ class SegmentMerge {
   private readonly part: SegmentItems;
   private readonly info: SegmentInfo;
   private readonly cursors: CpuCursor[];
+  /** Scratch for the next page's header (nextPageBase), reused per chunk. */
+  private readonly header = new HeaderScratch();
   /** recordsIn()'s count of the data records it framed. */
   private framedEvents = 0;
 
@@ -596,10 +609,7 @@ class SegmentMerge {
       if (f.readUInt32LE(at) !== RecordType.chunk) continue;
       const body = at + RECORD_HEAD_BYTES;
       if (f.readDoubleLE(body + K_PAGE_SEQ) === pageSeq) continue;
-      const header = new Int32Array(PAGE_HEADER_BYTES / 4);
-      new Uint8Array(header.buffer).set(f.subarray(body + K_HEADER, body + K_HEADER + PAGE_HEADER_BYTES));
-      const h64 = new Float64Array(header.buffer);
-      return header[P_CHECK >> 2] === pageHeaderCheck(h64, header, 0) ? h64[P_BASE_TS >> 3]! : Infinity;
+      return this.header.load(f, body) ? this.header.f64[P_BASE_TS >> 3]! : Infinity;
     }
     return Infinity;
   }
